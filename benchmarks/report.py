@@ -1,0 +1,74 @@
+"""The comparison report: a Markdown table, the JSON it was made from, and the error-against-time plot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _fmt(x, spec=".3g") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# {report['problem']}: surrogates against the solver",
+             "",
+             f"Dataset `{report['dataset']}`, split `{report['split']}`, {len(report['trajectories'])} trajectories "
+             f"of {len(report['times'])} frames. Hardware: {report['hardware']}; surrogate device: {report['device']}.",
+             "",
+             "| model | parameters | one-step rel. L2 | rollout rel. L2 | VRMSE | s / trajectory | speed-up "
+             "| matched solver | speed-up at matched error | break-even queries |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in report["models"]:
+        note = "" if m["matched_error_bound"] == "matched" else " (solver still more accurate)"
+        lines.append(
+            f"| {m['label']} ({m['model']}) | {m['n_parameters']:,} | {m['one_step_rel_l2']:.3e} "
+            f"| {m['rollout_rel_l2']:.3e} | {m['metrics'].get('vrmse', float('nan')):.3e} "
+            f"| {m['seconds_per_trajectory']:.4f} | {m['speedup']:.2f}x | {m['matched_solver']}{note} "
+            f"| {m['speedup_at_matched_error']:.2f}x | {_fmt(m['break_even_queries'], 'd')} |")
+    lines += ["", "| solver | rollout rel. L2 vs reference | s / trajectory |", "|---|---|---|"]
+    for s in report["solvers"]:
+        lines.append(f"| {s['label']} | {s['rollout_rel_l2']:.3e} | {s['seconds_per_trajectory']:.4f} |")
+    lines += ["", "Speed-up = solver s/trajectory / surrogate s/trajectory, both timed here after a warm-up, one "
+              "trajectory at a time. The full solver's error is its re-run against the stored data (float32 "
+              "storage). Break-even = (data-generation solve time "
+              f"{report['generation_seconds']:.1f} s + training time) / time saved per query."]
+    if report["models"]:
+        names = list(report["models"][0]["metrics"])
+        lines += ["", "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for m in report["models"]:
+            lines.append(f"| {m['label']} | " + " | ".join(f"{m['metrics'][k]:.3e}" for k in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_error_curves(report: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = report["times"][1:]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in report["models"]:
+        ax.plot(report["times"], m["error_curve"], marker="o", ms=3, label=f"{m['label']} ({m['model']})")
+    for s in report["solvers"][1:]:
+        ax.plot(times, s["error_curve"], ls="--", label=s["label"])
+    ax.set_yscale("log")
+    ax.set_xlabel("time")
+    ax.set_ylabel("relative L2 error")
+    ax.set_title(f"{report['problem']}: error against time ({report['split']} split)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(report: dict, out_dir: str | Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "plot": out_dir / "error_vs_time.png"}
+    paths["json"].write_text(json.dumps(report, indent=2))
+    paths["markdown"].write_text(markdown(report))
+    plot_error_curves(report, paths["plot"])
+    return paths

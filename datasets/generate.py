@@ -1,0 +1,154 @@
+"""Crash-safe, resumable, MPI-parallel dataset generation: problem config -> solver -> HDF5.
+
+Each finished sample is written to its own small file in `<out>.parts/`, under a temporary name that is
+renamed into place, so a run killed at any moment (even SIGKILL) loses at most the samples in flight.
+Running the same command again finds the finished parts and solves only the rest. Sample i is drawn
+from `numpy.random.default_rng([seed, i])`, so its parameters and initial state do not depend on which
+rank solves it or on whether the run was interrupted: a resumed run gives the same arrays as an
+uninterrupted one. When every part is there, one rank assembles the dataset (`schema.write_dataset`,
+atomic), computes splits and normalisation on the training split, writes the XDMF sidecar and removes
+the parts.
+
+Under `mpiexec -n R`, rank r solves samples r, r+R, ... (DESIGN.md, Scale-out).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from surrolab.datasets import schema
+from surrolab.datasets.splits import SplitSpec, make_splits, normalization_statistics
+from surrolab.datasets.xdmf import write_dataset_xdmf
+from surrolab.errors import SurrolabError, check_positive_int
+from surrolab.provenance import provenance
+from surrolab.solvers.problem import Problem
+
+Progress = Callable[[int, int], None]  # (samples done, samples total)
+
+
+def describe(problem: Problem, config) -> schema.DatasetDescription:
+    """The dataset description that `problem` solved with `config` produces (no solve needed)."""
+    geometry = problem.grid(config)
+    times = np.linspace(0.0, config.t_end, config.n_frames)
+    return schema.DatasetDescription(problem=problem.name, fields=problem.fields, parameters=problem.parameters,
+                                     geometry=geometry, times=times,
+                                     boundary_conditions=problem.boundary_conditions)
+
+
+def solve_sample(problem: Problem, config, seed: int, index: int) -> schema.Sample:
+    """Draw sample `index` from the seeded generator and solve it, timing the solve alone."""
+    rng = np.random.default_rng([seed, index])
+    params = problem.sample_parameters(rng)
+    initial = problem.initial_state(config, rng)
+    start = time.perf_counter()
+    trajectory = problem.solve(config, params, initial)
+    wall = time.perf_counter() - start
+    return schema.Sample(seed=index, parameters=params, fields=trajectory.fields, wall_time=wall,
+                         diagnostics=trajectory.diagnostics)
+
+
+def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *, seed: int = 0,
+             splits: SplitSpec = SplitSpec(), progress: Progress | None = None, comm=None) -> Path | None:
+    """Generate (or resume) `n_samples` samples into `out`. Returns the path on the assembling rank."""
+    check_positive_int("samples", n_samples)
+    out = Path(out)
+    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
+    parts = out.with_name(out.name + ".parts")
+    request = {"problem": problem.name, "config": dataclasses.asdict(config), "samples": n_samples,
+               "seed": seed, "splits": dataclasses.asdict(splits)}
+    if rank == 0:
+        _claim_parts_dir(parts, request, out)
+    if comm is not None:
+        comm.Barrier()
+
+    for i in range(rank, n_samples, size):
+        part = parts / _part_name(i)
+        if not part.exists():
+            _write_part(part, solve_sample(problem, config, seed, i))
+        if progress is not None and rank == 0:  # counts every rank's finished parts
+            progress(sum((parts / _part_name(j)).exists() for j in range(n_samples)), n_samples)
+    if comm is not None:
+        comm.Barrier()
+    if rank != 0:
+        return None
+
+    description = describe(problem, config)
+    samples = [_read_part(parts / _part_name(i)) for i in range(n_samples)]
+    params = {p.name: np.array([s.parameters[p.name] for s in samples]) for p in problem.parameters}
+    split_idx = make_splits(params, {p.name: (p.low, p.high) for p in problem.parameters}, splits)
+    normalization = _normalization(description, samples, split_idx["train"])
+    meta = provenance(seed=seed, problem_config=dataclasses.asdict(config), generation=request,
+                      n_ranks=size)
+    schema.write_dataset(out, description, samples, meta, split_idx, normalization)
+    write_dataset_xdmf(out)
+    shutil.rmtree(parts)
+    return out
+
+
+def _claim_parts_dir(parts: Path, request: dict, out: Path) -> None:
+    manifest = parts / "request.json"
+    if manifest.exists():
+        previous = json.loads(manifest.read_text())
+        if previous != json.loads(json.dumps(request)):
+            raise SurrolabError(
+                f"{parts} holds an interrupted generation with other settings ({_diff(previous, request)}); "
+                "run the same command again to resume it, or delete that folder")
+        return
+    if out.exists():
+        out.unlink()  # regenerating: the old file goes first so a failure never leaves it looking new
+    parts.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(request, sort_keys=True))
+    os.replace(tmp, manifest)
+
+
+def _diff(previous: dict, request: dict) -> str:
+    request = json.loads(json.dumps(request))
+    keys = [k for k in request if previous.get(k) != request[k]]
+    return ", ".join(f"{k}: {previous.get(k)} -> {request[k]}" for k in keys) or "unknown difference"
+
+
+def _part_name(index: int) -> str:
+    return f"sample_{index:06d}.h5"
+
+
+def _write_part(path: Path, sample: schema.Sample) -> None:
+    tmp = path.with_suffix(".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs.update(seed=sample.seed, wall_time=sample.wall_time, parameters=json.dumps(sample.parameters),
+                       diagnostics=json.dumps(sample.diagnostics))
+        for name, arr in sample.fields.items():
+            f.create_dataset(name, data=arr)
+    os.replace(tmp, path)  # atomic: the part exists whole or not at all
+
+
+def _read_part(path: Path) -> schema.Sample:
+    with h5py.File(path, "r") as f:
+        return schema.Sample(seed=int(f.attrs["seed"]), parameters=json.loads(f.attrs["parameters"]),
+                             fields={k: f[k][()] for k in f}, wall_time=float(f.attrs["wall_time"]),
+                             diagnostics=json.loads(f.attrs["diagnostics"]))
+
+
+def _normalization(description: schema.DatasetDescription, samples: list[schema.Sample],
+                   train: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-field, per-component mean and std over the training split (all times, all nodes)."""
+    train = train if len(train) else np.arange(len(samples))  # a tiny dataset may have no training split
+    stats = {}
+    for spec in description.fields:
+        arr = np.stack([samples[i].fields[spec.name] for i in train])
+        nd = description.spatial_dim
+        channels = arr.reshape(*arr.shape[: 2 + nd], -1)  # (S, T, *spatial, components)
+        stats[spec.name] = normalization_statistics(np.moveaxis(channels, -1, 2))
+    stats["parameters"] = (
+        np.array([np.mean([samples[i].parameters[p.name] for i in train]) for p in description.parameters]),
+        np.array([np.std([samples[i].parameters[p.name] for i in train]) or 1.0 for p in description.parameters]),
+    )
+    return stats

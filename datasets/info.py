@@ -1,0 +1,36 @@
+"""`surrolab info`: a human summary of a dataset, read through the schema."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from surrolab.datasets import schema
+
+
+def summary(path) -> str:
+    with schema.open_dataset(path) as f:
+        d = schema.read_description(f)
+        n = int(f.attrs["n_samples"])
+        wall = f["samples/wall_time"][()]
+        prov = f["provenance"].attrs
+        lines = [
+            f"{path}: problem {d.problem!r}, schema {f.attrs['schema_version']}, {n} samples",
+            f"  grid {' x '.join(map(str, d.geometry.shape))} nodes on "
+            + " x ".join(f"[{a[0]:g}, {a[-1]:g}]" for a in d.geometry.axes),
+            f"  time {len(d.times)} frames, t = {d.times[0]:g} .. {d.times[-1]:g}",
+            "  fields: " + ", ".join(f"{s.name} [{s.units}] (order {s.order})" for s in d.fields),
+            "  parameters:",
+        ]
+        for p in d.parameters:
+            values = f[f"parameters/{p.name}"][()]
+            lines.append(f"    {p.name} [{p.units}]: sampled in [{p.low:g}, {p.high:g}], "
+                         f"data {values.min():.4g} .. {values.max():.4g}")
+        lines.append("  boundary conditions: " + ", ".join(f"{b.kind} on {b.boundary}" for b in d.boundary_conditions))
+        lines.append("  splits: " + ", ".join(f"{k} {len(v)}" for k, v in f.get("splits", {}).items()))
+        lines.append(f"  solver wall time: {wall.sum():.2f} s total, {np.mean(wall):.3f} s per sample")
+        lines.append(f"  config: {prov.get('problem_config', '{}')}")
+        lines.append(f"  git {prov.get('git_revision', '?')}, seed {prov.get('seed', '?')}, "
+                     f"packages {json.loads(prov.get('packages', '{}')).get('dolfinx-solver-real', '?')} dolfinx")
+        lines.append(f"  hardware: {prov.get('hardware', '?')}")
+    return "\n".join(lines)

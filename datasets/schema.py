@@ -1,0 +1,298 @@
+"""The surrolab HDF5 dataset schema: the one place the layout is written, read and checked.
+
+The layout (version 1.0; the short document is `datasets/SCHEMA.md`)::
+
+    /                       attrs: schema_version, complete, problem, geometry_type, n_samples, n_times
+    /geometry               attrs: type ("grid"), axis_names
+      axes/<axis>           (n_axis,)            node coordinates along each axis
+      nodes                 (*spatial, dim)      node coordinates, `ij` order (ParaView reads these)
+      boundary_mask         (*spatial,) bool     nodes on the domain boundary
+    /time                   (n_times,)           shared by all samples (attrs: units, sample_varying)
+    /fields/t{0,1,2}_fields/<name>   (n_samples, n_times, *spatial[, dim[, dim]]) float32
+                            attrs: units, description, sample_varying, time_varying
+    /parameters/<name>      (n_samples,)         attrs: units, low, high, allowed_low, allowed_high
+    /boundary_conditions/<i>  attrs: boundary, kind, value, fields
+    /samples/seed, /samples/wall_time (s), /samples/<diagnostic>   (n_samples,)
+    /provenance             attrs: problem_config, generation, packages (JSON), git_revision, seed, hardware
+    /splits/<name>          sample indices; attrs: strategy
+    /normalization/<field>/{mean,std}   statistics of the training split, per component
+
+Fields are grouped by tensor order as in The Well (Ohana et al., 2024, `docs/data_format.md`) so that a
+rotation or flip transforms vectors and tensors correctly. Each field is chunked one (sample, time step)
+per chunk and gzip-compressed, so one frame reads without touching the others.
+
+A file is complete only when the root attribute `complete` is True; the writer sets it last, on a
+temporary name that is renamed into place (`write_dataset`), so an interrupted run never leaves a
+file that validates.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from surrolab.errors import SurrolabError
+from surrolab.solvers.problem import BoundaryCondition, ParameterSpec
+from surrolab.solvers.trajectory import FieldSpec, GridGeometry
+
+SCHEMA_VERSION = "1.0"
+ORDER_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
+
+
+@dataclass(frozen=True)
+class DatasetDescription:
+    """Everything a model or the harness needs to know about a dataset, without its arrays."""
+
+    problem: str
+    fields: tuple[FieldSpec, ...]
+    parameters: tuple[ParameterSpec, ...]
+    geometry: GridGeometry
+    times: np.ndarray
+    boundary_conditions: tuple[BoundaryCondition, ...] = ()
+
+    @property
+    def spatial_dim(self) -> int:
+        return len(self.geometry.shape)
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """Fields flattened to channels: scalars as they are, vector components as `name_x`, ..."""
+        names = []
+        for f in self.fields:
+            if f.order == 0:
+                names.append(f.name)
+            else:
+                axes = self.geometry.axis_names
+                for idx in np.ndindex(*(self.spatial_dim,) * f.order):
+                    names.append(f.name + "_" + "".join(axes[i] for i in idx))
+        return tuple(names)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+
+@dataclass
+class Sample:
+    """One solved trajectory, ready to be written: fields on the grid, its parameters and cost."""
+
+    seed: int
+    parameters: dict[str, float]
+    fields: dict[str, np.ndarray]  # name -> (n_times, *spatial[, dim...])
+    wall_time: float
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
+def _field_path(spec: FieldSpec) -> str:
+    if spec.order not in (0, 1, 2):
+        raise SurrolabError(f"field {spec.name!r} has tensor order {spec.order}; allowed: 0, 1, 2")
+    return f"fields/{ORDER_GROUPS[spec.order]}/{spec.name}"
+
+
+# -- writing ----------------------------------------------------------------------------------------
+def write_dataset(
+    path: str | os.PathLike,
+    description: DatasetDescription,
+    samples: list[Sample],
+    provenance: dict,
+    splits: dict[str, np.ndarray] | None = None,
+    normalization: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> Path:
+    """Write a complete dataset atomically: to `<path>.tmp`, then renamed to `path`."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n, nt = len(samples), len(description.times)
+    shape = description.geometry.shape
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(schema_version=SCHEMA_VERSION, complete=False, problem=description.problem,
+                           geometry_type="grid", n_samples=n, n_times=nt, spatial_dim=len(shape))
+            write_geometry(f, description.geometry)
+            t = f.create_dataset("time", data=np.asarray(description.times, dtype=np.float64))
+            t.attrs.update(units="s", sample_varying=False)
+            for spec in description.fields:
+                tail = (len(shape),) * spec.order
+                ds = f.create_dataset(_field_path(spec), shape=(n, nt, *shape, *tail), dtype=np.float32,
+                                      chunks=(1, 1, *shape, *tail), compression="gzip", compression_opts=4,
+                                      shuffle=True)
+                ds.attrs.update(units=spec.units, description=spec.description, order=spec.order,
+                                sample_varying=True, time_varying=True)
+                for i, s in enumerate(samples):
+                    ds[i] = _checked_array(s.fields, spec.name, (nt, *shape, *tail))
+            for p in description.parameters:
+                ds = f.create_dataset(f"parameters/{p.name}", data=[s.parameters[p.name] for s in samples],
+                                      dtype=np.float64)
+                ds.attrs.update({k: v for k, v in asdict(p).items() if k != "name"})
+            for i, bc in enumerate(description.boundary_conditions):
+                f.create_group(f"boundary_conditions/{i}").attrs.update(
+                    boundary=bc.boundary, kind=bc.kind, value=bc.value, fields=list(bc.fields))
+            f.create_dataset("samples/seed", data=np.array([s.seed for s in samples], dtype=np.int64))
+            f.create_dataset("samples/wall_time", data=[s.wall_time for s in samples]).attrs["units"] = "s"
+            for key in sorted(set().union(*(s.diagnostics for s in samples)) if samples else ()):
+                f.create_dataset(f"samples/{key}", data=[float(s.diagnostics.get(key, np.nan)) for s in samples])
+            prov = f.require_group("provenance")
+            for key, value in provenance.items():
+                prov.attrs[key] = value if isinstance(value, (str, int, float)) else _json(value)
+            for name, idx in (splits or {}).items():
+                f.create_dataset(f"splits/{name}", data=np.asarray(idx, dtype=np.int64))
+            for name, (mean, std) in (normalization or {}).items():
+                f.create_dataset(f"normalization/{name}/mean", data=mean)
+                f.create_dataset(f"normalization/{name}/std", data=std)
+            f.attrs["complete"] = True  # last: nothing above failed
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_geometry(f: h5py.File, geometry: GridGeometry) -> None:
+    g = f.create_group("geometry")
+    g.attrs.update(type="grid", axis_names=list(geometry.axis_names))
+    for name, axis in zip(geometry.axis_names, geometry.axes):
+        g.create_dataset(f"axes/{name}", data=np.asarray(axis, dtype=np.float64))
+    mesh = np.meshgrid(*geometry.axes, indexing="ij")
+    g.create_dataset("nodes", data=np.stack(mesh, axis=-1))
+    g.create_dataset("boundary_mask", data=geometry.boundary_mask())
+
+
+def _checked_array(fields: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if name not in fields:
+        raise SurrolabError(f"sample has no field {name!r}; it has {sorted(fields)}")
+    arr = np.asarray(fields[name])
+    if arr.shape != shape:
+        raise SurrolabError(f"field {name!r} has shape {arr.shape}; the dataset expects {shape}")
+    if not np.all(np.isfinite(arr)):
+        raise SurrolabError(f"field {name!r} has non-finite values: the solver diverged")
+    return arr
+
+
+# -- reading ----------------------------------------------------------------------------------------
+def open_dataset(path: str | os.PathLike) -> h5py.File:
+    """Open a dataset for reading after validating it; raises SurrolabError naming the problem."""
+    problems = validate(path)
+    if problems:
+        raise SurrolabError(f"{path}: not a valid surrolab dataset: {problems[0]}")
+    return h5py.File(path, "r")
+
+
+def read_description(f: h5py.File) -> DatasetDescription:
+    geom = f["geometry"]
+    names = tuple(str(a) for a in geom.attrs["axis_names"])
+    geometry = GridGeometry(axes=tuple(geom[f"axes/{a}"][()] for a in names), axis_names=names)
+    fields = []
+    for group in ORDER_GROUPS:
+        for name, ds in f.get(f"fields/{group}", {}).items():
+            fields.append(FieldSpec(name, str(ds.attrs["units"]), int(ds.attrs["order"]),
+                                    str(ds.attrs.get("description", ""))))
+    params = tuple(ParameterSpec(name=name, **{k: _attr(v) for k, v in ds.attrs.items()})
+                   for name, ds in f.get("parameters", {}).items())
+    bcs = tuple(BoundaryCondition(boundary=str(g.attrs["boundary"]), kind=str(g.attrs["kind"]),
+                                  value=float(g.attrs["value"]), fields=tuple(str(x) for x in g.attrs["fields"]))
+                for _, g in sorted(f.get("boundary_conditions", {}).items(), key=lambda kv: int(kv[0])))
+    return DatasetDescription(problem=str(f.attrs["problem"]), fields=tuple(fields), parameters=params,
+                              geometry=geometry, times=f["time"][()], boundary_conditions=bcs)
+
+
+def _attr(value):
+    return value.item() if isinstance(value, np.generic) else str(value) if isinstance(value, bytes) else value
+
+
+def read_fields(f: h5py.File, description: DatasetDescription, samples) -> np.ndarray:
+    """Fields of the given samples as channels: (n_samples, n_times, n_channels, *spatial), float32."""
+    samples = np.asarray(samples, dtype=np.int64)
+    nd = description.spatial_dim
+    parts = []
+    for spec in description.fields:
+        arr = f[_field_path(spec)][np.sort(samples)] if len(samples) else np.zeros((0,))
+        arr = arr[np.argsort(np.argsort(samples))] if len(samples) else arr
+        arr = arr.reshape(*arr.shape[: 2 + nd], -1) if spec.order else arr[..., None]
+        parts.append(np.moveaxis(arr, -1, 2))  # components become channels
+    return np.concatenate(parts, axis=2).astype(np.float32)
+
+
+def read_parameters(f: h5py.File, description: DatasetDescription, samples) -> np.ndarray:
+    """(n_samples, n_parameters) float64, in the order of `description.parameters`."""
+    samples = np.asarray(samples, dtype=np.int64)
+    table = np.stack([f[f"parameters/{p.name}"][()] for p in description.parameters], axis=-1)
+    return table[samples]
+
+
+def read_split(f: h5py.File, name: str) -> np.ndarray:
+    if f"splits/{name}" not in f:
+        raise SurrolabError(f"dataset has no split {name!r}; it has {sorted(f.get('splits', {}))}")
+    return f[f"splits/{name}"][()]
+
+
+# -- checking ---------------------------------------------------------------------------------------
+def validate(path: str | os.PathLike) -> list[str]:
+    """Every way `path` fails the schema, as one-line messages (empty when valid)."""
+    path = Path(path)
+    if not path.is_file():
+        return [f"no such file {str(path)!r}"]
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        return [f"not a readable HDF5 file ({str(err).split('(')[0].strip()})"]
+    with f:
+        version = f.attrs.get("schema_version")
+        if version is None:
+            return ["no schema_version attribute: not a surrolab dataset"]
+        if str(version) != SCHEMA_VERSION:
+            return [f"schema_version {version!r} is not supported; this surrolab reads {SCHEMA_VERSION!r}"]
+        if not f.attrs.get("complete", False):
+            return ["the file is incomplete (an interrupted write): generate it again to resume"]
+        problems = []
+        for key in ("geometry/nodes", "geometry/boundary_mask", "time", "samples/seed", "samples/wall_time",
+                    "provenance", "fields", "parameters"):
+            if key not in f:
+                problems.append(f"missing /{key}")
+        if problems:
+            return problems
+        n, nt = int(f.attrs["n_samples"]), int(f.attrs["n_times"])
+        spatial = f["geometry/boundary_mask"].shape
+        if f["time"].shape != (nt,):
+            problems.append(f"/time has shape {f['time'].shape}, expected ({nt},)")
+        elif nt > 1 and not np.all(np.diff(f["time"][()]) > 0):
+            problems.append("/time is not strictly increasing")
+        for group in ORDER_GROUPS:
+            order = ORDER_GROUPS.index(group)
+            for name, ds in f.get(f"fields/{group}", {}).items():
+                expected = (n, nt, *spatial, *(len(spatial),) * order)
+                if ds.shape != expected:
+                    problems.append(f"field {name!r} has shape {ds.shape}, expected {expected}")
+                for attr in ("units", "sample_varying", "time_varying"):
+                    if attr not in ds.attrs:
+                        problems.append(f"field {name!r} lacks attribute {attr!r}")
+        for name, ds in f["parameters"].items():
+            if ds.shape != (n,):
+                problems.append(f"parameter {name!r} has shape {ds.shape}, expected ({n},)")
+        for key in ("seed", "wall_time"):
+            if f[f"samples/{key}"].shape != (n,):
+                problems.append(f"/samples/{key} has shape {f[f'samples/{key}'].shape}, expected ({n},)")
+        for name, ds in f.get("splits", {}).items():
+            idx = ds[()]
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                problems.append(f"split {name!r} indexes outside [0, {n})")
+        return problems
+
+
+def channels_to_fields(description: DatasetDescription, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse of the channel layout of `read_fields`: (..., C, *spatial) -> field name -> (..., *spatial[, dim..])."""
+    nd = description.spatial_dim
+    out, start = {}, 0
+    for spec in description.fields:
+        n = nd ** spec.order
+        block = np.take(frames, range(start, start + n), axis=frames.ndim - nd - 1)
+        block = np.moveaxis(block, frames.ndim - nd - 1, -1)  # components last
+        out[spec.name] = block[..., 0] if spec.order == 0 else block.reshape(*block.shape[:-1], *(nd,) * spec.order)
+        start += n
+    return out

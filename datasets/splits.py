@@ -1,0 +1,60 @@
+"""Train/validation/test splits: random, and by parameter range (held-out parameters).
+
+A random split tests interpolation between training samples; the held-out split puts every sample whose
+chosen parameter lies in the top (or bottom) part of its sampling range into `test_heldout`, which tests
+extrapolation in the PDE parameters, the case a surrogate meets in use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from surrolab.errors import SurrolabError, check_range
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    heldout_parameter: str | None = None  # None: the problem's first parameter; "" switches it off
+    heldout_fraction: float = 0.2  # the top part of that parameter's sampling range
+    seed: int = 0
+
+    def __post_init__(self):
+        check_range("val_fraction", self.val_fraction, 0.0, 0.5)
+        check_range("test_fraction", self.test_fraction, 0.0, 0.5)
+        check_range("heldout_fraction", self.heldout_fraction, 0.0, 0.9)
+
+
+def make_splits(parameters: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]],
+                spec: SplitSpec) -> dict[str, np.ndarray]:
+    """Sample indices of `train`, `val`, `test` and (if switched on) `test_heldout`."""
+    n = len(next(iter(parameters.values()))) if parameters else 0
+    heldout = np.zeros(n, dtype=bool)
+    name = next(iter(parameters), None) if spec.heldout_parameter is None else spec.heldout_parameter
+    if name and spec.heldout_fraction > 0:
+        if name not in parameters:
+            raise SurrolabError(f"heldout_parameter={name!r} is not a parameter; allowed: {sorted(parameters)}")
+        low, high = ranges[name]
+        heldout = parameters[name] >= high - spec.heldout_fraction * (high - low)
+    rest = np.flatnonzero(~heldout)
+    rest = rest[np.random.default_rng(spec.seed).permutation(len(rest))]
+    n_val = int(round(spec.val_fraction * len(rest)))
+    n_test = int(round(spec.test_fraction * len(rest)))
+    splits = {
+        "val": np.sort(rest[:n_val]),
+        "test": np.sort(rest[n_val:n_val + n_test]),
+        "train": np.sort(rest[n_val + n_test:]),
+    }
+    if name and spec.heldout_fraction > 0:
+        splits["test_heldout"] = np.flatnonzero(heldout)
+    return splits
+
+
+def normalization_statistics(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of (n_samples, n_times, n_channels, *spatial) arrays."""
+    axes = tuple(i for i in range(fields.ndim) if i != 2)
+    mean = fields.mean(axis=axes, dtype=np.float64)
+    std = fields.std(axis=axes, dtype=np.float64)
+    return mean, np.where(std > 0, std, 1.0)

@@ -1,0 +1,42 @@
+"""Torch views of a dataset split: sliding windows of frames for next-step training.
+
+The split's arrays are read once into memory (the datasets this loader serves are small); each item
+is a window of `history` input frames and the `horizon` frames that follow, with the PDE parameters.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+class FrameWindows(Dataset):
+    """Items: dict(frames=(history, C, *spatial), parameters=(P,), targets=(horizon, C, *spatial)).
+
+    `fields`: (n_samples, n_times, C, *spatial) physical values; `parameters`: (n_samples, P).
+    The windows are normalised by `normalizer` (a `surrogates.base.Normalizer`) when given.
+    """
+
+    def __init__(self, fields: np.ndarray, parameters: np.ndarray, history: int, horizon: int = 1,
+                 normalizer=None):
+        n_samples, n_times = fields.shape[:2]
+        if n_times < history + horizon:
+            raise ValueError(f"{n_times} frames cannot hold history={history} plus horizon={horizon}")
+        fields_t = torch.as_tensor(fields, dtype=torch.float32)
+        params_t = torch.as_tensor(parameters, dtype=torch.float32)
+        if normalizer is not None:
+            fields_t = normalizer.encode_fields(fields_t, fields.ndim - 3)
+            params_t = normalizer.encode_parameters(params_t)
+        self.fields, self.parameters = fields_t, params_t
+        self.history, self.horizon = history, horizon
+        self.per_sample = n_times - history - horizon + 1
+        self.n_samples = n_samples
+
+    def __len__(self) -> int:
+        return self.n_samples * self.per_sample
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample, start = divmod(index, self.per_sample)
+        stop = start + self.history
+        return {"frames": self.fields[sample, start:stop], "parameters": self.parameters[sample],
+                "targets": self.fields[sample, stop:stop + self.horizon]}

@@ -1,0 +1,98 @@
+"""XDMF sidecars: small XML files that let ParaView open fields stored in our HDF5 files directly.
+
+The grid is written as a structured mesh (`2DSMesh`/`3DSMesh`) whose node coordinates are read from
+`/geometry/nodes`, stored in the same `ij` order as the fields, so no transposition is needed and the
+picture in ParaView is the data. Each frame is a hyperslab of the field dataset: nothing is copied.
+Open the `.xdmf` in ParaView with the "XDMF Reader" (ParaView 5.11: `Xdmf3ReaderS` also works).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import h5py
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One field shown on the grid: `dataset[index]` must have shape (*spatial[, components])."""
+
+    name: str
+    dataset: str  # path inside the HDF5 file
+    dataset_shape: tuple[int, ...]
+    index: tuple[int, ...]  # leading indices (sample, time) selecting one frame
+
+
+def _dims(shape) -> str:
+    return " ".join(str(int(s)) for s in shape)
+
+
+def _attribute_xml(h5_name: str, attr: Attribute, spatial: tuple[int, ...]) -> str:
+    lead = len(attr.index)
+    tail = attr.dataset_shape[lead:]
+    components = int(np.prod(tail[len(spatial):])) if len(tail) > len(spatial) else 1
+    kind = "Scalar" if components == 1 else "Matrix"
+    rank = len(attr.dataset_shape)
+    start = list(attr.index) + [0] * (rank - lead)
+    count = [1] * lead + list(tail)
+    out_dims = list(spatial) + ([components] if components > 1 else [])
+    return (
+        f'<Attribute Name={quoteattr(attr.name)} AttributeType="{kind}" Center="Node">'
+        f'<DataItem ItemType="HyperSlab" Dimensions="{_dims(out_dims)}" Type="HyperSlab">'
+        f'<DataItem Dimensions="3 {rank}" Format="XML">{_dims(start)} {_dims([1] * rank)} {_dims(count)}</DataItem>'
+        f'<DataItem Dimensions="{_dims(attr.dataset_shape)}" NumberType="Float" Precision="4" Format="HDF">'
+        f"{h5_name}:{attr.dataset}</DataItem></DataItem></Attribute>"
+    )
+
+
+def write_xdmf(xdmf_path: str | os.PathLike, h5_path: str | os.PathLike, spatial: tuple[int, ...],
+               times: np.ndarray, series: dict[str, list[list[Attribute]]]) -> Path:
+    """Write an XDMF file with one temporal collection per entry of `series`.
+
+    series: grid name -> per time step, the list of attributes shown at that step.
+    The HDF5 file is referred to by its name relative to the XDMF file, so both can be moved together.
+    """
+    xdmf_path = Path(xdmf_path)
+    h5_name = os.path.relpath(Path(h5_path).resolve(), xdmf_path.resolve().parent)
+    nd = len(spatial)
+    topology = f'<Topology TopologyType="{nd}DSMesh" Dimensions="{_dims(spatial)}"/>'
+    geometry = (f'<Geometry GeometryType="{"XY" if nd == 2 else "XYZ"}"><DataItem Dimensions="{_dims([*spatial, nd])}" '
+                f'NumberType="Float" Precision="8" Format="HDF">{h5_name}:/geometry/nodes</DataItem></Geometry>')
+    lines = ['<?xml version="1.0" ?>', '<Xdmf Version="2.0">', "<Domain>"]
+    for grid_name, frames in series.items():
+        lines.append(f'<Grid Name={quoteattr(grid_name)} GridType="Collection" CollectionType="Temporal">')
+        for t, attrs in zip(times, frames):
+            lines.append(f'<Grid Name={quoteattr(f"{grid_name}_t{t:.6g}")} GridType="Uniform">'
+                         f'<Time Value="{float(t):.9g}"/>{topology}{geometry}')
+            lines.extend(_attribute_xml(h5_name, a, spatial) for a in attrs)
+            lines.append("</Grid>")
+        lines.append("</Grid>")
+    lines += ["</Domain>", "</Xdmf>", ""]
+    tmp = xdmf_path.with_suffix(".xdmf.tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, xdmf_path)
+    return xdmf_path
+
+
+def write_dataset_xdmf(h5_path: str | os.PathLike, max_samples: int = 8) -> Path:
+    """The sidecar of a dataset: `<name>.xdmf` beside `<name>.h5`, one temporal grid per sample.
+
+    Only the first `max_samples` samples are listed, to keep the file small; the HDF5 holds them all.
+    """
+    h5_path = Path(h5_path)
+    with h5py.File(h5_path, "r") as f:
+        spatial = f["geometry/boundary_mask"].shape
+        times = f["time"][()]
+        fields = []
+        f["fields"].visititems(lambda name, obj: fields.append((name.rsplit("/", 1)[-1], f"/fields/{name}", obj.shape))
+                               if isinstance(obj, h5py.Dataset) else None)
+        n = int(f.attrs["n_samples"])
+    series = {
+        f"sample_{s:04d}": [[Attribute(name, path, shape, (s, t)) for name, path, shape in fields]
+                            for t in range(len(times))]
+        for s in range(min(n, max_samples))
+    }
+    return write_xdmf(h5_path.with_suffix(".xdmf"), h5_path, spatial, times, series)

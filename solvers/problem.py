@@ -1,0 +1,113 @@
+"""The interface every registered problem implements, written once (STYLE.md: the contract in the base class).
+
+A problem knows its fields, its physical parameters with their allowed ranges, how to draw a random
+initial state from a seeded generator, and how to solve from a given initial state. `solve` is pure:
+arrays in, a `Trajectory` out, no files, no logging. The same `solve` runs at full resolution (to make
+data) and coarsened (the harness's speed-up at matched error), which is why the initial state is an
+argument and not drawn inside.
+"""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from surrolab.errors import SurrolabError, check_range
+from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """A physical parameter of a problem, with the range it is drawn from and the range that is allowed."""
+
+    name: str
+    units: str
+    low: float  # sampling range for datasets
+    high: float
+    default: float
+    allowed_low: float  # physically admissible range: anything outside fails at the boundary
+    allowed_high: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BoundaryCondition:
+    """A boundary condition recorded as data (The Well): kind on a named boundary, with its value."""
+
+    boundary: str
+    kind: str  # "neumann" | "dirichlet" | "periodic"
+    value: float = 0.0
+    fields: tuple[str, ...] = ()
+
+
+class Problem(ABC):
+    """A registered PDE family.
+
+    Subclasses set the class attributes and implement `grid`, `initial_state` and `solve`.
+    `Config` is a frozen dataclass of numerical settings (resolution, time step, horizon); its
+    `__post_init__` validates every field and raises `SurrolabError` naming the field.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    fields: ClassVar[tuple[FieldSpec, ...]]
+    parameters: ClassVar[tuple[ParameterSpec, ...]]
+    boundary_conditions: ClassVar[tuple[BoundaryCondition, ...]]
+    Config: ClassVar[type]
+
+    # -- parameters -------------------------------------------------------------------------------
+    @classmethod
+    def parameter_names(cls) -> tuple[str, ...]:
+        return tuple(p.name for p in cls.parameters)
+
+    @classmethod
+    def check_parameters(cls, params: dict[str, float]) -> dict[str, float]:
+        """Validate a parameter dict against the allowed physical ranges."""
+        known = {p.name: p for p in cls.parameters}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise SurrolabError(
+                f"unknown parameter(s) {unknown} for problem {cls.name!r}; allowed: {sorted(known)}"
+            )
+        out = {}
+        for name, spec in known.items():
+            value = float(params.get(name, spec.default))
+            out[name] = check_range(name, value, spec.allowed_low, spec.allowed_high, unit=spec.units)
+        return out
+
+    @classmethod
+    def sample_parameters(cls, rng: np.random.Generator) -> dict[str, float]:
+        """Draw every parameter uniformly from its sampling range."""
+        return {p.name: float(rng.uniform(p.low, p.high)) for p in cls.parameters}
+
+    @classmethod
+    def make_config(cls, **overrides: Any):
+        """Build the typed config, failing on unknown keys with the list of known ones."""
+        names = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise SurrolabError(f"unknown setting(s) {unknown} for problem {cls.name!r}; allowed: {sorted(names)}")
+        return cls.Config(**overrides)
+
+    # -- numerics ---------------------------------------------------------------------------------
+    @abstractmethod
+    def grid(self, config) -> GridGeometry:
+        """The regular grid the fields are stored on."""
+
+    @abstractmethod
+    def initial_state(self, config, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A random initial state: field name -> array of shape grid(config).shape."""
+
+    @abstractmethod
+    def solve(self, config, params: dict[str, float], initial_state: dict[str, np.ndarray]) -> Trajectory:
+        """Advance `initial_state` to the horizon of `config`; pure and deterministic."""
+
+    def coarsen(self, config, factor: int):
+        """The same problem with the mesh and the time step coarsened by `factor` (harness, matched error).
+
+        Output times are unchanged, so a coarse trajectory is compared frame by frame with the reference.
+        """
+        raise SurrolabError(f"problem {self.name!r} cannot be coarsened")

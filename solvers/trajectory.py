@@ -1,0 +1,55 @@
+"""What every solver returns: a trajectory on a grid, a mesh or a particle set (DESIGN.md, Contracts).
+
+Solvers return this and do no file I/O; the dataset writer turns it into HDF5.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A named physical field. `order` is the tensor order (0 scalar, 1 vector, 2 tensor), as in The Well."""
+
+    name: str
+    units: str
+    order: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GridGeometry:
+    """A regular grid: node coordinates along each axis (x first, then y), `ij` indexing."""
+
+    axes: tuple[np.ndarray, ...]
+    axis_names: tuple[str, ...] = ("x", "y")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes)
+
+    def boundary_mask(self) -> np.ndarray:
+        """True on the nodes of the domain's boundary (used by boundary RMSE)."""
+        mask = np.zeros(self.shape, dtype=bool)
+        for axis in range(len(self.shape)):
+            index = [slice(None)] * len(self.shape)
+            for end in (0, -1):
+                index[axis] = end
+                mask[tuple(index)] = True
+        return mask
+
+
+@dataclass
+class Trajectory:
+    """One solver run.
+
+    fields: name -> array of shape (n_times, *grid.shape) for scalars, (n_times, *grid.shape, dim) for
+    vectors. `times` has shape (n_times,) and starts with the initial state.
+    """
+
+    times: np.ndarray
+    fields: dict[str, np.ndarray]
+    geometry: GridGeometry
+    diagnostics: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,149 @@
+"""The one training loop for every grid surrogate, with hooks where a model needs a different step.
+
+Seeded and resumable exactly: the batch order of epoch e comes from a generator seeded with
+(seed, e), and the end of every epoch writes `state.pt` (model, optimiser, scheduler, epoch, log), so a
+run stopped at any point and started again with the same command ends with the same weights as an
+uninterrupted one. `model.pt` holds the weights of the epoch with the lowest validation loss, with the
+normaliser and the constructor arguments: all that inference needs.
+Files, progress and logging stay out of the numerics: `progress` is a callback given by the CLI.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from surrolab.errors import SurrolabError, check_positive_int, check_range
+from surrolab.surrogates.base import GridSurrogate, Normalizer, save_checkpoint
+
+Progress = Callable[[int, int, float, float], None]  # (epoch, epochs, train loss, validation loss)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0  # max gradient norm; 0 switches clipping off
+    seed: int = 0
+    device: str = "auto"  # "auto" picks cuda when torch sees a GPU
+
+    def __post_init__(self):
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_range("learning_rate", self.learning_rate, 1e-8, 1.0)
+        check_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        check_range("grad_clip", self.grad_clip, 0.0, 1e6)
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise SurrolabError(f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N")
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise SurrolabError(f"device={self.device!r} but torch sees no GPU; use --device cpu")
+        return torch.device(self.device)
+
+
+class Hooks:
+    """Default step: one-step mean squared error in normalised units. Subclass to change the step
+    (multi-step rollout losses, CAPE's teacher-forcing curriculum, frequency-space losses)."""
+
+    def loss(self, model: GridSurrogate, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
+        prediction = model(batch["frames"], batch["parameters"])
+        return torch.mean((prediction - batch["targets"]) ** 2)
+
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        pass
+
+
+def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_set: Dataset, config: TrainConfig,
+          out_dir: str | Path, *, signature: dict, hooks: Hooks | None = None, progress: Progress | None = None,
+          metadata: dict | None = None) -> dict:
+    """Train `model` (already built and seeded) and return the last log row."""
+    hooks = hooks or Hooks()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = config.torch_device()
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    run = {"train": dataclasses.asdict(config), "model": model.name, "constructor": model.constructor,
+           "dataset": signature}
+    state_path = out_dir / "state.pt"
+    start_epoch, best_val, rows, seconds = 0, float("inf"), [], 0.0
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        if json.loads(state["run"]) != json.loads(json.dumps(run)):
+            raise SurrolabError(f"{out_dir} holds a run with other settings; use another --out or the same command")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best_val, rows, seconds = state["epoch"], state["best_val"], state["rows"], state["seconds"]
+    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False)
+    for epoch in range(start_epoch, config.epochs):
+        tick = time.perf_counter()
+        order = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=order)
+        model.train()
+        total, count = 0.0, 0
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = hooks.loss(model, batch, epoch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total, count = total + loss.item() * len(batch["frames"]), count + len(batch["frames"])
+        scheduler.step()
+        val_loss = evaluate_loss(model, val_loader, hooks, epoch, device) if len(val_set) else float("nan")
+        seconds += time.perf_counter() - tick
+        row = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_loss": val_loss,
+               "learning_rate": scheduler.get_last_lr()[0], "seconds": seconds}
+        rows.append(row)
+        if not (val_loss >= best_val):  # also true for the first epoch when there is no validation split
+            best_val = val_loss
+            save_checkpoint(out_dir / "model.pt", model, normalizer.cpu(), signature, epoch=epoch + 1,
+                            val_loss=val_loss, train_seconds=seconds, train_config=dataclasses.asdict(config),
+                            **(metadata or {}))
+        torch.save({"run": json.dumps(run), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best_val": best_val, "rows": rows,
+                    "seconds": seconds}, out_dir / "state.tmp")
+        (out_dir / "state.tmp").replace(state_path)
+        _write_log(out_dir / "log.csv", rows)
+        hooks.on_epoch_end(epoch + 1, row)
+        if progress is not None:
+            progress(epoch + 1, config.epochs, row["train_loss"], val_loss)
+    # the total training time goes into the kept checkpoint too: the harness's break-even count needs it
+    best = torch.load(out_dir / "model.pt", weights_only=True)
+    best["train_seconds_total"] = seconds
+    torch.save(best, out_dir / "model.tmp")
+    (out_dir / "model.tmp").replace(out_dir / "model.pt")
+    return rows[-1] if rows else {}
+
+
+@torch.no_grad()
+def evaluate_loss(model: GridSurrogate, loader: DataLoader, hooks: Hooks, epoch: int, device) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for batch in loader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        total += hooks.loss(model, batch, epoch).item() * len(batch["frames"])
+        count += len(batch["frames"])
+    return total / max(count, 1)
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

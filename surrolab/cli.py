@@ -1,0 +1,258 @@
+"""`surrolab`: the command line. Parses and validates input at the edge, shows progress, and calls the
+pure parts (solvers, schema, training loop, harness). Any `SurrolabError` ends as one line on stderr and
+exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import os
+import sys
+from pathlib import Path
+
+from surrolab.errors import SurrolabError
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _parse_settings(pairs: list[str], allowed: dict[str, object], what: str) -> dict:
+    """`key=value` strings -> typed dict, typed by the default value of each allowed key."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise SurrolabError(f"--set {pair!r}: expected KEY=VALUE")
+        if key not in allowed:
+            raise SurrolabError(f"unknown {what} setting {key!r}; allowed: {', '.join(sorted(allowed))}")
+        default = allowed[key]
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                out[key] = text.lower() in ("true", "1")
+            elif isinstance(default, (int, float)):
+                out[key] = type(default)(float(text)) if isinstance(default, int) and float(text).is_integer() \
+                    else type(default)(text)
+            else:
+                out[key] = text
+        except ValueError:
+            raise SurrolabError(f"{what} setting {key}={text!r} is not a valid {type(default).__name__}") from None
+    return out
+
+
+def _config_defaults(config_type) -> dict:
+    return {f.name: f.default for f in dataclasses.fields(config_type)}
+
+
+def _comm():
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def _problem_config(problem, resolution: int | None, settings: list[str]):
+    overrides = _parse_settings(settings, _config_defaults(problem.Config), f"{problem.name} problem")
+    if resolution is not None:
+        overrides["resolution"] = resolution
+    return problem.make_config(**overrides)
+
+
+# -- verbs ------------------------------------------------------------------------------------------
+def cmd_generate(args) -> None:
+    from tqdm import tqdm
+
+    from surrolab.datasets.generate import generate
+    from surrolab.datasets.splits import SplitSpec
+    from surrolab.registry import get_problem
+
+    problem = get_problem(args.problem)
+    config = _problem_config(problem, args.resolution, args.set)
+    splits = SplitSpec(val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                       heldout_parameter=args.heldout_parameter, heldout_fraction=args.heldout_fraction,
+                       seed=args.seed)
+    out = Path(args.out or f"data/{args.problem}.h5")
+    comm = _comm()
+    bar = tqdm(total=args.samples, desc=f"generate {args.problem}", unit="sample",
+               disable=comm is not None and comm.Get_rank() != 0)
+
+    def progress(done, total):
+        bar.update(done - bar.n)
+
+    path = generate(problem, config, args.samples, out, seed=args.seed, splits=splits, progress=progress, comm=comm)
+    bar.close()
+    if path is not None:
+        print(f"wrote {path} and {path.with_suffix('.xdmf')}")
+
+
+def cmd_train(args) -> None:
+    import torch
+    from tqdm import tqdm
+
+    from surrolab.datasets import schema
+    from surrolab.datasets.torch_data import FrameWindows
+    from surrolab.registry import get_model_class
+    from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
+    from surrolab.surrogates.training import TrainConfig, train
+
+    cls = get_model_class(args.model)
+    hyper_defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                      if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
+                      and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
+    hyper = _parse_settings(args.set, hyper_defaults, f"{args.model} model")
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                         device=args.device)
+    with schema.open_dataset(args.data) as f:
+        description = schema.read_description(f)
+        train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
+        if len(train_idx) == 0:
+            raise SurrolabError(f"{args.data} has no training samples: generate more samples")
+        fields_train = schema.read_fields(f, description, train_idx)
+        fields_val = schema.read_fields(f, description, val_idx)
+        params_train = schema.read_parameters(f, description, train_idx)
+        params_val = schema.read_parameters(f, description, val_idx)
+        stats = [f[f"normalization/{s.name}/{k}"][()] for s in description.fields for k in ("mean", "std")]
+        normalizer = Normalizer(
+            field_mean=[x for s in stats[0::2] for x in s.reshape(-1)],
+            field_std=[x for s in stats[1::2] for x in s.reshape(-1)],
+            parameter_mean=f["normalization/parameters/mean"][()], parameter_std=f["normalization/parameters/std"][()])
+    torch.manual_seed(args.seed)
+    model = build_model(args.model, description, history=args.history, **hyper)
+    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer)
+    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{args.model}: {n_params:,} parameters; {len(train_set)} training windows, {len(val_set)} validation")
+    bar = tqdm(total=config.epochs, desc=f"train {args.model}", unit="epoch")
+
+    def progress(epoch, epochs, train_loss, val_loss):
+        bar.update(epoch - bar.n)
+        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{val_loss:.3e}")
+
+    out = Path(args.out or f"runs/{args.model}")
+    train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
+          progress=progress, metadata={"data": str(args.data)})
+    bar.close()
+    print(f"wrote {out / 'model.pt'} (best validation epoch), {out / 'log.csv'}")
+
+
+def cmd_compare(args) -> None:
+    from surrolab.benchmarks.harness import CompareConfig, compare
+    from surrolab.benchmarks.report import markdown, write_report
+
+    config = CompareConfig(split=args.split, max_trajectories=args.max_trajectories, device=args.device)
+    report = compare(args.data, args.runs, config)
+    paths = write_report(report, args.out)
+    print(markdown(report))
+    print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
+
+
+def cmd_export(args) -> None:
+    from surrolab.benchmarks.export import export_sample
+
+    path = export_sample(args.data, args.sample, args.run or [], args.out)
+    print(f"wrote {path} (open it in ParaView)")
+
+
+def cmd_info(args) -> None:
+    from surrolab.datasets.info import summary
+
+    print(summary(args.data))
+
+
+def cmd_validate(args) -> None:
+    from surrolab.datasets.schema import validate
+
+    problems = validate(args.data)
+    if problems:
+        raise SurrolabError(f"{args.data} is not valid: " + "; ".join(problems))
+    print(f"{args.data}: valid surrolab dataset")
+
+
+def cmd_demo(args) -> None:
+    from surrolab.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig.quick() if args.quick else DemoConfig(), Path(args.out))
+
+
+# -- parser -----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from surrolab.registry import MODELS, PROBLEMS
+
+    parser = argparse.ArgumentParser(prog="surrolab", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="solve a problem family and write an HDF5 dataset (resumable)")
+    p.add_argument("problem", help=f"one of: {', '.join(sorted(PROBLEMS))}")
+    p.add_argument("--samples", type=int, default=8, help="number of trajectories (default 8)")
+    p.add_argument("--out", help="output .h5 (default data/<problem>.h5); an .xdmf is written beside it")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resolution", type=int, help="cells per side of the mesh")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="other problem settings (t_end=...)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--heldout-parameter", default=None,
+                   help="parameter whose top range is held out as split test_heldout (default: the first; '' off)")
+    p.add_argument("--heldout-fraction", type=float, default=0.2)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train a surrogate on a dataset's training split")
+    p.add_argument("model", help=f"one of: {', '.join(sorted(MODELS))}")
+    p.add_argument("--data", required=True, help="dataset .h5")
+    p.add_argument("--out", help="run folder (default runs/<model>); an existing one is resumed")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--history", type=int, default=2, help="input frames per prediction")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model hyperparameters (modes=16, ...)")
+    p.set_defaults(func=cmd_train)
+
+    for name, help_text in (("compare", "surrogates against the solver: error, speed-up, report"),
+                            ("evaluate", "same as compare")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("runs", nargs="+", help="run folders or checkpoints")
+        p.add_argument("--data", required=True, help="dataset .h5 with a test split")
+        p.add_argument("--split", default="test", help="test (default), test_heldout, val, train")
+        p.add_argument("--max-trajectories", type=int, default=8)
+        p.add_argument("--out", default="reports/compare", help="report folder")
+        p.add_argument("--device", default="cpu")
+        p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", help="write one trajectory (truth, predictions, errors) for ParaView")
+    p.add_argument("data")
+    p.add_argument("--sample", type=int, default=0)
+    p.add_argument("--run", action="append", help="run folder (repeatable)")
+    p.add_argument("--out", default="viz")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("info", help="summary of a dataset")
+    p.add_argument("data")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("validate", help="check a file against the dataset schema")
+    p.add_argument("data")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("demo", help="generate, train, compare and export, small, in minutes")
+    p.add_argument("--out", default="out/demo", help="folder for everything the demo writes")
+    p.add_argument("--quick", action="store_true", help="the tiny setting the tests run")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SurrolabError as err:
+        print(f"surrolab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"surrolab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The registries of problems and models: a name -> where its class lives.
+
+Entries are import paths, loaded on first use, so `surrolab --help` does not import dolfinx or torch.
+A new problem or model is one new module plus one line here.
+"""
+from __future__ import annotations
+
+import importlib
+
+from surrolab.errors import SurrolabError
+
+PROBLEMS = {
+    "heat": "surrolab.solvers.fem.diffusion_reaction:HeatProblem",
+    "diffusion_reaction": "surrolab.solvers.fem.diffusion_reaction:DiffusionReactionProblem",
+}
+
+MODELS = {
+    "fno": "surrolab.surrogates.fno:FNOSurrogate",
+}
+
+
+def _load(kind: str, table: dict[str, str], name: str):
+    if name not in table:
+        raise SurrolabError(f"unknown {kind} {name!r}; available: {', '.join(sorted(table))}")
+    module, attr = table[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_problem(name: str):
+    """An instance of the registered problem `name`."""
+    return _load("problem", PROBLEMS, name)()
+
+
+def get_model_class(name: str):
+    return _load("model", MODELS, name)
