@@ -68,6 +68,13 @@ class Normalizer(nn.Module):
         return (p - self.parameter_mean) / self.parameter_std
 
 
+def tensor_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The module's state dict without non-tensor entries (neuraloperator adds a `_metadata` dict holding
+    Python functions, which `weights_only` loading rightly refuses; our checkpoints carry the
+    constructor arguments instead)."""
+    return {k: v for k, v in module.state_dict().items() if torch.is_tensor(v)}
+
+
 def dataset_signature(description: DatasetDescription) -> dict:
     """What a checkpoint must agree with to be used on a dataset."""
     return {"problem": description.problem, "channels": list(description.channel_names),
@@ -86,7 +93,7 @@ def save_checkpoint(path: str | os.PathLike, model: GridSurrogate, normalizer: N
                     **extra) -> None:
     path = Path(path)
     payload = {"version": CHECKPOINT_VERSION, "model": model.name, "constructor": dict(model.constructor),
-               "state_dict": model.state_dict(), "normalizer": normalizer.state_dict(), "dataset": signature,
+               "state_dict": tensor_state(model), "normalizer": normalizer.state_dict(), "dataset": signature,
                **extra}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)

@@ -19,18 +19,21 @@ class FNOSurrogate(GridSurrogate):
 
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...], history: int = 2,
                  horizon: int = 1, modes: int = 12, hidden_channels: int = 32, n_layers: int = 4,
-                 domain_padding: float = 0.125, predict_difference: bool = True):
+                 domain_padding: float = 0.125, positional_embedding: bool = True,
+                 predict_difference: bool = True):
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)
         self.constructor = dict(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=list(spatial_shape),
                                 history=history, horizon=horizon, modes=modes, hidden_channels=hidden_channels,
                                 n_layers=n_layers, domain_padding=domain_padding,
+                                positional_embedding=positional_embedding,
                                 predict_difference=predict_difference)
         self.predict_difference = predict_difference
         n_modes = tuple(min(modes, s // 2 + 1) for s in spatial_shape)  # no more modes than the grid holds
         self.fno = FNO(n_modes=n_modes, in_channels=history * n_channels + n_parameters,
                        out_channels=horizon * n_channels, hidden_channels=hidden_channels, n_layers=n_layers,
-                       domain_padding=domain_padding or None)
+                       domain_padding=domain_padding or None,
+                       positional_embedding="grid" if positional_embedding else None)
 
     def forward(self, frames: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
         batch, history, channels, *spatial = frames.shape

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from surrolab.errors import SurrolabError, check_positive_int, check_range
-from surrolab.surrogates.base import GridSurrogate, Normalizer, save_checkpoint
+from surrolab.surrogates.base import GridSurrogate, Normalizer, save_checkpoint, tensor_state
 
 Progress = Callable[[int, int, float, float], None]  # (epoch, epochs, train loss, validation loss)
 
@@ -115,7 +115,7 @@ def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_
             save_checkpoint(out_dir / "model.pt", model, normalizer.cpu(), signature, epoch=epoch + 1,
                             val_loss=val_loss, train_seconds=seconds, train_config=dataclasses.asdict(config),
                             **(metadata or {}))
-        torch.save({"run": json.dumps(run), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        torch.save({"run": json.dumps(run), "model": tensor_state(model), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best_val": best_val, "rows": rows,
                     "seconds": seconds}, out_dir / "state.tmp")
         (out_dir / "state.tmp").replace(state_path)

@@ -1,0 +1,9 @@
+import pytest
+
+from surrolab.datasets.dummy import write_tiny
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """A tiny conforming dataset (no solver): 6 analytic travelling-wave samples on an 8 x 8 grid."""
+    return write_tiny(tmp_path / "tiny.h5")

@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from surrolab.datasets import schema
+from surrolab.datasets.torch_data import FrameWindows
+from surrolab.errors import SurrolabError
+from surrolab.surrogates.base import (Normalizer, build_model, dataset_signature, load_checkpoint,
+                                      model_from_checkpoint)
+from surrolab.surrogates.training import Hooks, TrainConfig, train
+
+
+def setup(path):
+    with schema.open_dataset(path) as f:
+        d = schema.read_description(f)
+        tr, va = schema.read_split(f, "train"), schema.read_split(f, "val")
+        norm = Normalizer([f["normalization/u/mean"][0], f["normalization/v/mean"][0]],
+                          [f["normalization/u/std"][0], f["normalization/v/std"][0]],
+                          f["normalization/parameters/mean"][()], f["normalization/parameters/std"][()])
+        data = [FrameWindows(schema.read_fields(f, d, i), schema.read_parameters(f, d, i), 2, 1, norm)
+                for i in (tr, va)]
+    torch.manual_seed(0)
+    model = build_model("fno", d, history=2, modes=4, hidden_channels=8, n_layers=2)
+    return d, norm, model, data
+
+
+class StopAfter(Hooks):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, row):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt  # a run killed after this epoch
+
+
+def test_resumed_training_ends_with_the_same_weights(tiny_dataset, tmp_path):
+    config = TrainConfig(epochs=3, batch_size=4, seed=1, device="cpu")
+    d, norm, model, (tr, va) = setup(tiny_dataset)
+    train(model, norm, tr, va, config, tmp_path / "a", signature=dataset_signature(d))
+    straight = torch.load(tmp_path / "a" / "state.pt", weights_only=True)["model"]
+
+    d, norm, model, (tr, va) = setup(tiny_dataset)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, norm, tr, va, config, tmp_path / "b", signature=dataset_signature(d), hooks=StopAfter(2))
+    d, norm, model, (tr, va) = setup(tiny_dataset)  # a fresh process would start from new weights
+    train(model, norm, tr, va, config, tmp_path / "b", signature=dataset_signature(d))
+    resumed = torch.load(tmp_path / "b" / "state.pt", weights_only=True)["model"]
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert len(rows) == 4  # header + one row per epoch, none repeated
+
+
+def test_training_reduces_the_loss_and_the_checkpoint_rebuilds_the_model(tiny_dataset, tmp_path):
+    d, norm, model, (tr, va) = setup(tiny_dataset)
+    last = train(model, norm, tr, va, TrainConfig(epochs=30, batch_size=2, learning_rate=1e-2, device="cpu"),
+                 tmp_path, signature=dataset_signature(d))
+    log = (tmp_path / "log.csv").read_text().splitlines()
+    first = float(log[1].split(",")[1])
+    assert last["train_loss"] < 0.5 * first
+    payload = load_checkpoint(tmp_path)  # weights_only=True inside: no arbitrary unpickling
+    rebuilt, norm2 = model_from_checkpoint(payload, d)
+    x, p = torch.randn(2, 2, 2, 8, 8), torch.randn(2, 1)
+    best = torch.load(tmp_path / "model.pt", weights_only=True)
+    model.load_state_dict(best["state_dict"])
+    torch.testing.assert_close(rebuilt(x, p), model.eval()(x, p))
+    torch.testing.assert_close(norm2.field_std, norm.field_std)
+    assert payload["train_seconds_total"] > 0
+
+
+def test_checkpoint_for_another_grid_is_refused(tiny_dataset, tmp_path):
+    from surrolab.datasets.dummy import write_tiny
+
+    d, norm, model, (tr, va) = setup(tiny_dataset)
+    train(model, norm, tr, va, TrainConfig(epochs=1, device="cpu"), tmp_path / "run", signature=dataset_signature(d))
+    other = write_tiny(tmp_path / "other.h5", n=10)
+    with schema.open_dataset(other) as f:
+        d10 = schema.read_description(f)
+    with pytest.raises(SurrolabError, match="spatial_shape"):
+        model_from_checkpoint(load_checkpoint(tmp_path / "run"), d10)
+
+
+def test_bad_training_settings_name_the_field():
+    with pytest.raises(SurrolabError, match="epochs=0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(SurrolabError, match="device='tpu'"):
+        TrainConfig(device="tpu")
