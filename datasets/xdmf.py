@@ -3,14 +3,21 @@
 The grid is written as a structured mesh (`2DSMesh`/`3DSMesh`) whose node coordinates are read from
 `/geometry/nodes`, stored in the same `ij` order as the fields, so no transposition is needed and the
 picture in ParaView is the data. Each frame is a hyperslab of the field dataset: nothing is copied.
-Open the `.xdmf` in ParaView with the "XDMF Reader" (ParaView 5.11: `Xdmf3ReaderS` also works).
+
+The hyperslab is written in the Xdmf3 form, `file.h5:/dataset|start:stride:count:dataset_shape` on one
+HDF DataItem with its NumberType: ParaView's Xdmf3 readers (`Xdmf3ReaderS`, the one `OpenDataFile` picks
+for `.xdmf`, and `Xdmf3ReaderT`) read it. They silently drop arrays written in the XDMF-2 form
+(`ItemType="HyperSlab"` around two DataItems: "Skipping unrecognized array type [None]"), which only the
+legacy "XDMF Reader" reads, and that reader in turn fails on the Xdmf3 form: no one form serves both.
+Open the `.xdmf` in ParaView with "Xdmf3 Reader T" (one block per sample) or "Xdmf3 Reader S", not with
+"XDMF Reader". Checked with ParaView 5.11 by `tests/datasets/test_paraview.py`.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import h5py
 import numpy as np
@@ -34,17 +41,16 @@ def _attribute_xml(h5_name: str, attr: Attribute, spatial: tuple[int, ...]) -> s
     lead = len(attr.index)
     tail = attr.dataset_shape[lead:]
     components = int(np.prod(tail[len(spatial):])) if len(tail) > len(spatial) else 1
-    kind = "Scalar" if components == 1 else "Matrix"
+    kind = "Scalar" if components == 1 else "Matrix"  # Matrix: ParaView takes the components from the last dim
     rank = len(attr.dataset_shape)
     start = list(attr.index) + [0] * (rank - lead)
     count = [1] * lead + list(tail)
     out_dims = list(spatial) + ([components] if components > 1 else [])
+    slab = f"{_dims(start)}:{_dims([1] * rank)}:{_dims(count)}:{_dims(attr.dataset_shape)}"
     return (
         f'<Attribute Name={quoteattr(attr.name)} AttributeType="{kind}" Center="Node">'
-        f'<DataItem ItemType="HyperSlab" Dimensions="{_dims(out_dims)}" Type="HyperSlab">'
-        f'<DataItem Dimensions="3 {rank}" Format="XML">{_dims(start)} {_dims([1] * rank)} {_dims(count)}</DataItem>'
-        f'<DataItem Dimensions="{_dims(attr.dataset_shape)}" NumberType="Float" Precision="4" Format="HDF">'
-        f"{h5_name}:{attr.dataset}</DataItem></DataItem></Attribute>"
+        f'<DataItem Dimensions="{_dims(out_dims)}" NumberType="Float" Precision="4" Format="HDF">'
+        f"{escape(h5_name)}:{escape(attr.dataset)}|{slab}</DataItem></Attribute>"
     )
 
 
@@ -60,8 +66,9 @@ def write_xdmf(xdmf_path: str | os.PathLike, h5_path: str | os.PathLike, spatial
     nd = len(spatial)
     topology = f'<Topology TopologyType="{nd}DSMesh" Dimensions="{_dims(spatial)}"/>'
     geometry = (f'<Geometry GeometryType="{"XY" if nd == 2 else "XYZ"}"><DataItem Dimensions="{_dims([*spatial, nd])}" '
-                f'NumberType="Float" Precision="8" Format="HDF">{h5_name}:/geometry/nodes</DataItem></Geometry>')
-    lines = ['<?xml version="1.0" ?>', '<Xdmf Version="2.0">', "<Domain>"]
+                f'NumberType="Float" Precision="8" Format="HDF">{escape(h5_name)}:/geometry/nodes'
+                "</DataItem></Geometry>")
+    lines = ['<?xml version="1.0" ?>', '<Xdmf Version="3.0">', "<Domain>"]
     for grid_name, frames in series.items():
         lines.append(f'<Grid Name={quoteattr(grid_name)} GridType="Collection" CollectionType="Temporal">')
         for t, attrs in zip(times, frames):

@@ -72,14 +72,16 @@ def cmd_generate(args) -> None:
                        seed=args.seed)
     out = Path(args.out or f"data/{args.problem}.h5")
     comm = _comm()
-    bar = tqdm(total=args.samples, desc=f"generate {args.problem}", unit="sample",
-               disable=comm is not None and comm.Get_rank() != 0)
+    bars = []  # made at the first report, so an early error prints one line and no bar
 
     def progress(done, total):
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(total=total, desc=f"generate {args.problem}", unit="sample"))
+        bars[0].update(done - bars[0].n)
 
     path = generate(problem, config, args.samples, out, seed=args.seed, splits=splits, progress=progress, comm=comm)
-    bar.close()
+    for bar in bars:
+        bar.close()
     if path is not None:
         print(f"wrote {path} and {path.with_suffix('.xdmf')}")
 
