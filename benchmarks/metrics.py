@@ -38,6 +38,7 @@ from math import prod
 import numpy as np
 
 from surrolab.errors import SurrolabError
+from surrolab.solvers.trajectory import domain_boundary_mask  # noqa: F401  (re-exported for callers)
 
 RELATIVE_EPS = 1e-12  # floor of ||true||_2 in relative_l2
 VRMSE_EPS = 1e-7  # added to the variance of the truth, as in The Well
@@ -97,17 +98,6 @@ def vrmse(pred, true, *, n_spatial: int, eps: float = VRMSE_EPS) -> np.ndarray:
     mse = np.mean((pred - true) ** 2, axis=axes)
     variance = np.mean((true - np.mean(true, axis=axes, keepdims=True)) ** 2, axis=axes)
     return np.sqrt(mse / (variance + eps))
-
-
-def domain_boundary_mask(spatial_shape: Sequence[int]) -> np.ndarray:
-    """Boolean mask of `spatial_shape`, True on the first and last node along every axis."""
-    mask = np.zeros(tuple(spatial_shape), dtype=bool)
-    for axis in range(mask.ndim):
-        index = [slice(None)] * mask.ndim
-        for edge in (0, -1):
-            index[axis] = edge
-            mask[tuple(index)] = True
-    return mask
 
 
 def boundary_rmse(pred, true, boundary_mask) -> np.ndarray:

@@ -32,13 +32,18 @@ class GridGeometry:
 
     def boundary_mask(self) -> np.ndarray:
         """True on the nodes of the domain's boundary (used by boundary RMSE)."""
-        mask = np.zeros(self.shape, dtype=bool)
-        for axis in range(len(self.shape)):
-            index = [slice(None)] * len(self.shape)
-            for end in (0, -1):
-                index[axis] = end
-                mask[tuple(index)] = True
-        return mask
+        return domain_boundary_mask(self.shape)
+
+
+def domain_boundary_mask(spatial_shape: tuple[int, ...]) -> np.ndarray:
+    """Boolean mask of `spatial_shape`, True on the first and last node along every axis."""
+    mask = np.zeros(tuple(spatial_shape), dtype=bool)
+    for axis in range(mask.ndim):
+        index = [slice(None)] * mask.ndim
+        for edge in (0, -1):
+            index[axis] = edge
+            mask[tuple(index)] = True
+    return mask
 
 
 @dataclass

@@ -19,9 +19,9 @@ class DemoConfig:
     resolution: int = 32
     problem_settings: tuple[str, ...] = ()
     model: str = "fno"
-    epochs: int = 30
+    epochs: int = 20
     history: int = 2
-    model_settings: tuple[str, ...] = ("modes=12", "hidden_channels=24")
+    model_settings: tuple[str, ...] = ("modes=10", "hidden_channels=16")
     max_trajectories: int = 4
 
     @classmethod

@@ -59,3 +59,22 @@ def test_changed_settings_do_not_mix_with_an_interrupted_run(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "other settings" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_generation_over_two_mpi_ranks_equals_the_serial_run(tmp_path):
+    from pathlib import Path
+
+    mpiexec = Path(sys.executable).parent / "mpiexec"  # MPICH from the dolfinx wheel
+    args = ["generate", "heat", "--samples", "4", "--resolution", "8", "--set", "n_frames=4"]
+    serial = subprocess.run([sys.executable, "-m", "surrolab.cli", *args, "--out", str(tmp_path / "s.h5")],
+                            capture_output=True, text=True, timeout=300)
+    assert serial.returncode == 0, serial.stderr
+    parallel = subprocess.run([str(mpiexec), "-n", "2", sys.executable, "-m", "surrolab.cli", *args, "--out",
+                               str(tmp_path / "p.h5")], capture_output=True, text=True, timeout=300)
+    assert parallel.returncode == 0, parallel.stderr
+    a, b = arrays(tmp_path / "s.h5"), arrays(tmp_path / "p.h5")
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert f["provenance"].attrs["n_ranks"] == 2
+    for key in a:
+        if key != "samples/wall_time":
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
