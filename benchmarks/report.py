@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 
-def _fmt(x, spec=".3g") -> str:
-    return "n/a" if x is None else format(x, spec)
+def _break_even(x) -> str:
+    return "never (no time saved per query)" if x is None else f"{x:,d}"
 
 
 def markdown(report: dict) -> str:
@@ -24,7 +24,7 @@ def markdown(report: dict) -> str:
             f"| {m['label']} ({m['model']}) | {m['n_parameters']:,} | {m['one_step_rel_l2']:.3e} "
             f"| {m['rollout_rel_l2']:.3e} | {m['metrics'].get('vrmse', float('nan')):.3e} "
             f"| {m['seconds_per_trajectory']:.4f} | {m['speedup']:.2f}x | {m['matched_solver']}{note} "
-            f"| {m['speedup_at_matched_error']:.2f}x | {_fmt(m['break_even_queries'], 'd')} |")
+            f"| {m['speedup_at_matched_error']:.2f}x | {_break_even(m['break_even_queries'])} |")
     lines += ["", "| solver | rollout rel. L2 vs reference | s / trajectory |", "|---|---|---|"]
     for s in report["solvers"]:
         lines.append(f"| {s['label']} | {s['rollout_rel_l2']:.3e} | {s['seconds_per_trajectory']:.4f} |")

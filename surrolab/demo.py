@@ -42,6 +42,9 @@ def run_demo(config: DemoConfig, out: Path) -> None:
          "--history", str(config.history), *model_settings],
         ["compare", str(run), "--data", str(data), "--out", str(report),
          "--max-trajectories", str(config.max_trajectories)],
+        # the same model on parameters outside its training range (the top of the first parameter's range)
+        ["compare", str(run), "--data", str(data), "--out", str(report) + "_heldout", "--split", "test_heldout",
+         "--max-trajectories", str(config.max_trajectories)],
         ["export", str(data), "--sample", "0", "--run", str(run), "--out", str(viz)],
     ]
     start = time.perf_counter()
