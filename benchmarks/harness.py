@@ -121,10 +121,15 @@ def run_solvers(problem, config, description, truth: np.ndarray, params: np.ndar
             continue  # this factor does not divide the resolution or the time step
         coarse_geom = problem.grid(coarse_cfg)
         stride = (slice(None), slice(None)) + tuple(slice(None, None, factor) for _ in coarse_geom.shape)
-        coarse, seconds = _time_solver(problem, coarse_cfg, description, truth[:, 0][stride], params)
+        label = f"solver coarsened x{factor}"
+        try:
+            coarse, seconds = _time_solver(problem, coarse_cfg, description, truth[:, 0][stride], params)
+        except SurrolabError:  # a coarse time step past the stability limit: a result, not a failure
+            results.append(SolverResult(label + " (diverged)", factor, float("nan"), float("inf")))
+            continue
         fine = upsample(coarse, coarse_geom.axes, description.geometry.axes)
         err, curve = _mean_rel_l2(fine[:, 1:], truth[:, 1:])
-        results.append(SolverResult(f"solver coarsened x{factor}", factor, seconds, err, curve))
+        results.append(SolverResult(label, factor, seconds, err, curve))
     return results
 
 
@@ -166,7 +171,7 @@ def _matched(solvers: list[SolverResult], error: float) -> tuple[SolverResult, s
     """The cheapest solver whose rollout error is at or below `error`."""
     ok = [s for s in solvers if s.rollout_rel_l2 <= error]
     best = min(ok, key=lambda s: s.seconds_per_trajectory)
-    coarsest = max(solvers, key=lambda s: s.factor)
+    coarsest = max((s for s in solvers if math.isfinite(s.rollout_rel_l2)), key=lambda s: s.factor)
     return best, ("solver more accurate" if best is coarsest and best.factor > 1 else "matched")
 
 

@@ -27,7 +27,10 @@ def markdown(report: dict) -> str:
             f"| {m['speedup_at_matched_error']:.2f}x | {_break_even(m['break_even_queries'])} |")
     lines += ["", "| solver | rollout rel. L2 vs reference | s / trajectory |", "|---|---|---|"]
     for s in report["solvers"]:
-        lines.append(f"| {s['label']} | {s['rollout_rel_l2']:.3e} | {s['seconds_per_trajectory']:.4f} |")
+        if s["error_curve"]:
+            lines.append(f"| {s['label']} | {s['rollout_rel_l2']:.3e} | {s['seconds_per_trajectory']:.4f} |")
+        else:
+            lines.append(f"| {s['label']} | diverged (time step past the stability limit) | n/a |")
     lines += ["", "Speed-up = solver s/trajectory / surrogate s/trajectory, both timed here after a warm-up, one "
               "trajectory at a time. The full solver's error is its re-run against the stored data (float32 "
               "storage). Break-even = (data-generation solve time "
@@ -51,7 +54,8 @@ def plot_error_curves(report: dict, path: Path) -> Path:
     for m in report["models"]:
         ax.plot(report["times"], m["error_curve"], marker="o", ms=3, label=f"{m['label']} ({m['model']})")
     for s in report["solvers"][1:]:
-        ax.plot(times, s["error_curve"], ls="--", label=s["label"])
+        if s["error_curve"]:  # a diverged coarse run has none
+            ax.plot(times, s["error_curve"], ls="--", label=s["label"])
     ax.set_yscale("log")
     ax.set_xlabel("time")
     ax.set_ylabel("relative L2 error")

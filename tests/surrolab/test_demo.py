@@ -18,6 +18,8 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     solver = report["solvers"][0]
     assert solver["factor"] == 1 and solver["rollout_rel_l2"] < 1e-6  # the re-run reproduces the stored data
     assert [s["factor"] for s in report["solvers"][1:]] == [2, 4, 8]
+    heldout = json.loads((tmp_path / "report_heldout" / "report.json").read_text())
+    assert heldout["split"] == "test_heldout" and heldout["models"]
     # coarser solvers are less accurate, which the matched-error speed-up relies on
     errors = [s["rollout_rel_l2"] for s in report["solvers"]]
     assert errors == sorted(errors)
