@@ -201,17 +201,19 @@ class SBDF2Stepper:
         """States at steps 0, save_every, 2 save_every, ..., n_steps: shape (n_steps // save_every + 1, S, n_dofs)."""
         frames = [u0]
         previous, current = None, u0
-        for n in range(1, n_steps + 1):
-            t_next = n * self.dt  # not accumulated, so frame times carry no drift
-            if previous is None:
-                previous, current = current, self.first_step(current, t_next)
-            else:
-                previous, current = current, self.step(current, previous, t_next)
-            if n % save_every == 0:
-                if not np.all(np.isfinite(current)):
-                    raise SurrolabError(f"the solution became non-finite at t={t_next:g}; the explicit reaction "
-                                        f"needs a smaller time step (raise substeps, now dt={self.dt:g})")
-                frames.append(current)
+        # overflow in an unstable run is caught by the finiteness check at the next frame, with a clear message
+        with np.errstate(over="ignore", invalid="ignore"):
+            for n in range(1, n_steps + 1):
+                t_next = n * self.dt  # not accumulated, so frame times carry no drift
+                if previous is None:
+                    previous, current = current, self.first_step(current, t_next)
+                else:
+                    previous, current = current, self.step(current, previous, t_next)
+                if n % save_every == 0:
+                    if not np.all(np.isfinite(current)):
+                        raise SurrolabError(f"the solution became non-finite at t={t_next:g}; the explicit reaction "
+                                            f"needs a smaller time step (raise substeps, now dt={self.dt:g})")
+                    frames.append(current)
         return np.stack(frames)
 
 
