@@ -210,10 +210,13 @@ def read_fields(f: h5py.File, description: DatasetDescription, samples) -> np.nd
     """Fields of the given samples as channels: (n_samples, n_times, n_channels, *spatial), float32."""
     samples = np.asarray(samples, dtype=np.int64)
     nd = description.spatial_dim
+    if len(samples) == 0:  # an empty split of a small dataset
+        shape = (0, len(description.times), len(description.channel_names), *description.geometry.shape)
+        return np.zeros(shape, dtype=np.float32)
     parts = []
     for spec in description.fields:
-        arr = f[_field_path(spec)][np.sort(samples)] if len(samples) else np.zeros((0,))
-        arr = arr[np.argsort(np.argsort(samples))] if len(samples) else arr
+        arr = f[_field_path(spec)][np.sort(samples)]  # h5py reads increasing indices; reorder as asked
+        arr = arr[np.argsort(np.argsort(samples))]
         arr = arr.reshape(*arr.shape[: 2 + nd], -1) if spec.order else arr[..., None]
         parts.append(np.moveaxis(arr, -1, 2))  # components become channels
     return np.concatenate(parts, axis=2).astype(np.float32)

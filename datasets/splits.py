@@ -40,8 +40,11 @@ def make_splits(parameters: dict[str, np.ndarray], ranges: dict[str, tuple[float
         heldout = parameters[name] >= high - spec.heldout_fraction * (high - low)
     rest = np.flatnonzero(~heldout)
     rest = rest[np.random.default_rng(spec.seed).permutation(len(rest))]
-    n_val = int(round(spec.val_fraction * len(rest)))
-    n_test = int(round(spec.test_fraction * len(rest)))
+    # at least one validation and one test sample whenever three or more remain, so that the smallest
+    # datasets (the CLI's default of 8 samples) can still be trained with validation and compared
+    at_least = 1 if len(rest) >= 3 else 0
+    n_val = max(at_least if spec.val_fraction > 0 else 0, int(round(spec.val_fraction * len(rest))))
+    n_test = max(at_least if spec.test_fraction > 0 else 0, int(round(spec.test_fraction * len(rest))))
     splits = {
         "val": np.sort(rest[:n_val]),
         "test": np.sort(rest[n_val:n_val + n_test]),

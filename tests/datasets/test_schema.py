@@ -17,6 +17,7 @@ def test_tiny_dataset_is_valid_and_round_trips(tiny_dataset):
         assert fields.shape == (2, 5, 2, 8, 8)
         np.testing.assert_array_equal(fields[0, :, 0], f["fields/t0_fields/u"][4])
         np.testing.assert_array_equal(fields[1, :, 1], f["fields/t0_fields/v"][1])
+        assert schema.read_fields(f, d, []).shape == (0, 5, 2, 8, 8)  # an empty split reads as empty
         back = schema.channels_to_fields(d, fields[0])
         np.testing.assert_array_equal(back["u"], f["fields/t0_fields/u"][4])
 
@@ -83,3 +84,9 @@ def test_parameter_range_split_holds_out_the_top_of_the_range():
     together = np.concatenate([splits[k] for k in ("train", "val", "test", "test_heldout")])
     assert sorted(together) == list(range(101))  # a partition: disjoint and complete
     assert len(splits["val"]) == len(splits["test"]) == 8
+
+
+def test_small_datasets_keep_one_validation_and_one_test_sample():
+    values = np.linspace(0.0, 1.0, 8)
+    splits = make_splits({"a": values}, {"a": (0.0, 1.0)}, SplitSpec())
+    assert len(splits["val"]) == len(splits["test"]) == 1 and len(splits["train"]) >= 3
