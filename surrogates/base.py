@@ -55,6 +55,15 @@ class Normalizer(nn.Module):
                             ("parameter_mean", parameter_mean), ("parameter_std", parameter_std)):
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32).reshape(-1))
 
+    @classmethod
+    def from_dataset(cls, f, description: DatasetDescription) -> "Normalizer":
+        """The statistics stored in an open dataset (`/normalization`, computed on its training split)."""
+        stats = [(f[f"normalization/{s.name}/mean"][()].reshape(-1), f[f"normalization/{s.name}/std"][()].reshape(-1))
+                 for s in description.fields]  # per field, per component: in channel order
+        return cls(field_mean=[x for mean, _ in stats for x in mean], field_std=[x for _, std in stats for x in std],
+                   parameter_mean=f["normalization/parameters/mean"][()],
+                   parameter_std=f["normalization/parameters/std"][()])
+
     def encode_fields(self, x: torch.Tensor, n_spatial: int) -> torch.Tensor:
         # x: (..., channels, *spatial); the statistics (channels,) broadcast as (channels, 1, ..., 1)
         shape = (-1,) + (1,) * n_spatial

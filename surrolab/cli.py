@@ -112,11 +112,7 @@ def cmd_train(args) -> None:
         fields_val = schema.read_fields(f, description, val_idx)
         params_train = schema.read_parameters(f, description, train_idx)
         params_val = schema.read_parameters(f, description, val_idx)
-        stats = [f[f"normalization/{s.name}/{k}"][()] for s in description.fields for k in ("mean", "std")]
-        normalizer = Normalizer(
-            field_mean=[x for s in stats[0::2] for x in s.reshape(-1)],
-            field_std=[x for s in stats[1::2] for x in s.reshape(-1)],
-            parameter_mean=f["normalization/parameters/mean"][()], parameter_std=f["normalization/parameters/std"][()])
+        normalizer = Normalizer.from_dataset(f, description)
     torch.manual_seed(args.seed)
     model = build_model(args.model, description, history=args.history, **hyper)
     train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer)

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -13,9 +14,8 @@ def setup(path):
     with schema.open_dataset(path) as f:
         d = schema.read_description(f)
         tr, va = schema.read_split(f, "train"), schema.read_split(f, "val")
-        norm = Normalizer([f["normalization/u/mean"][0], f["normalization/v/mean"][0]],
-                          [f["normalization/u/std"][0], f["normalization/v/std"][0]],
-                          f["normalization/parameters/mean"][()], f["normalization/parameters/std"][()])
+        norm = Normalizer.from_dataset(f, d)
+        np.testing.assert_allclose(norm.field_mean, [f["normalization/u/mean"][0], f["normalization/v/mean"][0]], rtol=1e-6)
         data = [FrameWindows(schema.read_fields(f, d, i), schema.read_parameters(f, d, i), 2, 1, norm)
                 for i in (tr, va)]
     torch.manual_seed(0)
