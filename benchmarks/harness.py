@@ -11,6 +11,9 @@ of `metrics.evaluate_all`, and three speed figures:
   below the surrogate's (the comparison most published claims leave out);
 - break-even: the number of queries after which data generation plus training is paid back by the
   time each query saves (None when a query saves nothing).
+
+For fields the PDE conserves (`Problem.conserved`), the drift of their domain integral over the rollout
+is reported for the prediction beside that of the stored truth.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 from scipy.interpolate import RegularGridInterpolator
 
-from surrolab.benchmarks.metrics import evaluate_all, relative_l2
+from surrolab.benchmarks.metrics import evaluate_all, integral_drift, relative_l2
 from surrolab.datasets import schema
 from surrolab.errors import SurrolabError, check_positive_int
 from surrolab.provenance import hardware
@@ -72,6 +75,7 @@ class ModelResult:
     matched_error_bound: str  # "matched", "solver more accurate" (the coarsest run is still better)
     break_even_queries: float | None
     break_even_at_matched_error: float | None
+    conservation: dict[str, dict[str, float]]  # conserved field -> integral drift of truth and prediction
 
 
 def _mean_rel_l2(pred: np.ndarray, true: np.ndarray) -> tuple[float, list[float]]:
@@ -199,6 +203,11 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
     full = solvers[0]
     models = []
     boundary = description.geometry.boundary_mask()
+    channels = description.channel_names
+
+    def drift(frames: np.ndarray, name: str) -> float:
+        return float(np.mean(integral_drift(frames[:, :, channels.index(name)], description.geometry.axes)))
+
     for run in runs:
         pred, seconds, one_err, payload, n_params = run_model(run, description, truth, params, config.device)
         h = payload["constructor"]["history"]
@@ -213,7 +222,8 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
             speedup=full.seconds_per_trajectory / seconds, matched_solver=matched.label,
             speedup_at_matched_error=matched.seconds_per_trajectory / seconds, matched_error_bound=bound,
             break_even_queries=_break_even(cost, full.seconds_per_trajectory, seconds),
-            break_even_at_matched_error=_break_even(cost, matched.seconds_per_trajectory, seconds)))
+            break_even_at_matched_error=_break_even(cost, matched.seconds_per_trajectory, seconds),
+            conservation={c: {"truth": drift(truth, c), "prediction": drift(pred, c)} for c in problem.conserved}))
     return {"dataset": str(data), "problem": description.problem, "split": config.split,
             "trajectories": [int(i) for i in idx], "times": [float(t) for t in description.times],
             "hardware": hardware(), "device": config.device, "generation_seconds": generation_seconds,

@@ -189,6 +189,24 @@ METRICS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
+def integral_drift(frames, axes: Sequence[np.ndarray]) -> np.ndarray:
+    """Largest change of the domain integral over time, relative to the integral's scale.
+
+    frames: (*leading, n_times, *spatial) on the node grid given by `axes`; the integral is the
+    trapezoidal rule. Returns max_t |Q(t) - Q(0)| / max(|Q(0)|, RMS of the initial field · |domain|),
+    shape `leading`: a physics check of a prediction for a quantity the PDE conserves.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    q = frames
+    for axis in reversed(axes):  # integrate the trailing axes one at a time
+        q = np.trapezoid(q, x=axis, axis=-1)
+    volume = prod(float(a[-1] - a[0]) for a in axes)
+    n_spatial = len(axes)
+    rms0 = np.sqrt(np.mean(frames[..., 0, *([slice(None)] * n_spatial)] ** 2, axis=tuple(range(-n_spatial, 0))))
+    scale = np.maximum(np.abs(q[..., 0]), rms0 * volume)
+    return np.max(np.abs(q - q[..., :1]), axis=-1) / np.maximum(scale, RELATIVE_EPS)
+
+
 def evaluate_all(pred, true, boundary_mask=None, *, n_spatial: int) -> dict[str, np.ndarray]:
     """Every metric of `METRICS`, the Fourier bands as 'fourier_low/mid/high', and 'boundary_rmse'
     when a mask is given; each value has shape `leading`, left for the caller to average."""

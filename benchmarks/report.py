@@ -35,6 +35,10 @@ def markdown(report: dict) -> str:
               "trajectory at a time. The full solver's error is its re-run against the stored data (float32 "
               "storage). Break-even = (data-generation solve time "
               f"{report['generation_seconds']:.1f} s + training time) / time saved per query."]
+    for m in report["models"]:
+        for name, d in m.get("conservation", {}).items():
+            lines.append(f"\nConserved integral of `{name}`, largest drift over the rollout (relative): "
+                         f"{m['label']} {d['prediction']:.2e}, solver data {d['truth']:.2e}.")
     if report["models"]:
         names = list(report["models"][0]["metrics"])
         lines += ["", "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]

@@ -57,6 +57,7 @@ class Problem(ABC):
     parameters: ClassVar[tuple[ParameterSpec, ...]]
     boundary_conditions: ClassVar[tuple[BoundaryCondition, ...]]
     Config: ClassVar[type]
+    conserved: ClassVar[tuple[str, ...]] = ()  # fields whose domain integral the PDE conserves
 
     # -- parameters -------------------------------------------------------------------------------
     @classmethod

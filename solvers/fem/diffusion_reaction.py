@@ -370,6 +370,7 @@ class HeatProblem(_ReactionDiffusionFamily):
     name = "heat"
     description = "Heat equation u_t = D Δu on the unit square, homogeneous Neumann; P1 FEM + BDF2."
     fields = (FieldSpec("temperature", "1", description="nondimensional temperature"),)
+    conserved = ("temperature",)  # no flux through Neumann walls, no source
     parameters = (
         ParameterSpec("diffusivity", "1", low=5e-3, high=2e-2, default=1e-2, allowed_low=1e-8, allowed_high=10.0,
                       description="thermal diffusivity D (nondimensional: unit square, unit time)"),

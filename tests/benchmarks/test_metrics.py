@@ -182,3 +182,15 @@ def test_divergence_of_known_fields_with_leading_axes():
 def test_registry_holds_the_pred_true_metrics():
     assert set(METRICS) == {"relative_l2", "nrmse", "rmse", "max_error", "vrmse"}
     assert METRICS["nrmse"] is metrics.nrmse
+
+
+def test_integral_drift_sees_a_change_of_the_integral_and_not_of_the_shape():
+    from surrolab.benchmarks.metrics import integral_drift
+
+    x = np.linspace(0.0, 1.0, 33)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    # the cosine modes integrate to zero: adding them moves no mass
+    frames = np.stack([1.0 + t * np.cos(np.pi * xx) * np.cos(2 * np.pi * yy) for t in range(4)])
+    np.testing.assert_allclose(integral_drift(frames, (x, x)), 0.0, atol=1e-12)
+    grown = np.stack([frames[0], 1.05 * frames[0], 0.9 * frames[0]])[None]  # leading axis kept
+    np.testing.assert_allclose(integral_drift(grown, (x, x)), [0.1], rtol=1e-12)
