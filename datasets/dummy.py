@@ -44,3 +44,41 @@ def write_tiny(path: str | Path, n_samples: int = 6, n: int = 8, n_times: int = 
     norm = {"u": (mean[:1], std[:1]), "v": (mean[1:], std[1:]),
             "parameters": (params["speed"].mean(keepdims=True), params["speed"].std(keepdims=True))}
     return schema.write_dataset(path, d, samples, provenance(seed=seed, problem_config={}), splits, norm)
+
+
+MESH_RADII = (0.08, 0.12)  # one cylinder per sample: meshes of different sizes
+
+
+def tiny_mesh_description(n_times: int = 3, nx: int = 21, ny: int = 9) -> schema.DatasetDescription:
+    """A channel [0, 1] x [0, 0.41] with a cylinder at (0.3, 0.2); the grid companion is nx x ny nodes."""
+    return schema.DatasetDescription(
+        problem="tiny_mesh",
+        fields=(FieldSpec("p", "Pa", 0, "a linear pressure"), FieldSpec("vel", "m/s", 1, "a linear velocity")),
+        parameters=(ParameterSpec("radius", "m", 0.05, 0.15, 0.1, 0.01, 0.18, "cylinder radius"),),
+        geometry=GridGeometry(axes=(np.linspace(0.0, 1.0, nx), np.linspace(0.0, 0.41, ny))),
+        times=np.linspace(0.0, 1.0, n_times),
+        boundary_conditions=(BoundaryCondition("cylinder", "dirichlet", 0.0, ("vel",)),),
+        geometry_type="mesh",
+    )
+
+
+def tiny_mesh_fields(points: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
+    """Fields linear in space, so the grid companion is exact: p = (1 + t)(1 + 2x - 3y), vel = (x + y, t x - y)."""
+    x, y = points[..., 0], points[..., 1]
+    t = np.asarray(times).reshape(-1, *(1,) * x.ndim)
+    return {"p": (1 + t) * (1 + 2 * x - 3 * y), "vel": np.stack([x + y + 0 * t, t * x - y], axis=-1)}
+
+
+def write_tiny_mesh(path: str | Path, radii: tuple[float, ...] = MESH_RADII, n_times: int = 3, h: float = 0.1,
+                    seed: int = 0) -> Path:
+    """A mesh dataset: one gmsh cylinder channel per sample (radius `radii[i]`, mesh size h), analytic fields."""
+    from surrolab.meshes.geometries import cylinder_channel  # gmsh and dolfinx: only where a mesh is built
+
+    d = tiny_mesh_description(n_times)
+    samples = []
+    for i, radius in enumerate(radii):
+        mesh = cylinder_channel(length=1.0, center=(0.3, 0.2), radius=radius, h=h).mesh_geometry()
+        samples.append(schema.Sample(seed=i, parameters={"radius": radius}, wall_time=0.01, mesh=mesh,
+                                     fields=tiny_mesh_fields(mesh.points, d.times)))
+    return schema.write_dataset(path, d, samples, provenance(seed=seed, problem_config={"h": h}),
+                                splits={"train": np.arange(len(radii))})

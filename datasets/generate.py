@@ -25,11 +25,13 @@ import h5py
 import numpy as np
 
 from surrolab.datasets import schema
+from surrolab.datasets.interpolate import grid_interpolation
 from surrolab.datasets.splits import SplitSpec, make_splits, normalization_statistics
 from surrolab.datasets.xdmf import write_dataset_xdmf
 from surrolab.errors import SurrolabError, check_positive_int
 from surrolab.provenance import provenance
 from surrolab.solvers.problem import Problem
+from surrolab.solvers.trajectory import MeshGeometry
 
 Progress = Callable[[int, int], None]  # (samples done, samples total)
 
@@ -40,7 +42,8 @@ def describe(problem: Problem, config) -> schema.DatasetDescription:
     times = np.linspace(0.0, config.t_end, config.n_frames)
     return schema.DatasetDescription(problem=problem.name, fields=problem.fields, parameters=problem.parameters,
                                      geometry=geometry, times=times,
-                                     boundary_conditions=problem.boundary_conditions)
+                                     boundary_conditions=problem.boundary_conditions,
+                                     geometry_type=problem.geometry_type)
 
 
 def solve_sample(problem: Problem, config, seed: int, index: int) -> schema.Sample:
@@ -51,8 +54,9 @@ def solve_sample(problem: Problem, config, seed: int, index: int) -> schema.Samp
     start = time.perf_counter()
     trajectory = problem.solve(config, params, initial)
     wall = time.perf_counter() - start
+    mesh = trajectory.geometry if isinstance(trajectory.geometry, MeshGeometry) else None
     return schema.Sample(seed=index, parameters=params, fields=trajectory.fields, wall_time=wall,
-                         diagnostics=trajectory.diagnostics)
+                         diagnostics=trajectory.diagnostics, mesh=mesh)
 
 
 def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *, seed: int = 0,
@@ -127,26 +131,35 @@ def _write_part(path: Path, sample: schema.Sample) -> None:
                        diagnostics=json.dumps(sample.diagnostics))
         for name, arr in sample.fields.items():
             f.create_dataset(name, data=arr)
+        if sample.mesh is not None:
+            schema.write_mesh(f.create_group("mesh"), sample.mesh)
+            f["mesh"].attrs["cell_type"] = sample.mesh.cell_type
     os.replace(tmp, path)  # atomic: the part exists whole or not at all
 
 
 def _read_part(path: Path) -> schema.Sample:
     with h5py.File(path, "r") as f:
+        mesh = schema.read_mesh_group(f["mesh"], str(f["mesh"].attrs["cell_type"])) if "mesh" in f else None
         return schema.Sample(seed=int(f.attrs["seed"]), parameters=json.loads(f.attrs["parameters"]),
-                             fields={k: f[k][()] for k in f}, wall_time=float(f.attrs["wall_time"]),
-                             diagnostics=json.loads(f.attrs["diagnostics"]))
+                             fields={k: f[k][()] for k in f if k != "mesh"}, wall_time=float(f.attrs["wall_time"]),
+                             diagnostics=json.loads(f.attrs["diagnostics"]), mesh=mesh)
 
 
 def _normalization(description: schema.DatasetDescription, samples: list[schema.Sample],
                    train: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-field, per-component mean and std over the training split (all times, all nodes)."""
+    """Per-field, per-component mean and std over the training split (all times, all grid nodes; in a mesh
+    dataset, the grid nodes inside the mesh: the values grid surrogates see)."""
     train = train if len(train) else np.arange(len(samples))  # a tiny dataset may have no training split
+    on_mesh = description.geometry_type == "mesh"
+    to_grid = {i: grid_interpolation(samples[i].mesh, description.geometry.axes) for i in train} if on_mesh else {}
+    mask = np.stack([to_grid[i].mask for i in train]) if on_mesh else None
     stats = {}
     for spec in description.fields:
-        arr = np.stack([samples[i].fields[spec.name] for i in train])
+        arr = np.stack([to_grid[i](samples[i].fields[spec.name], node_axis=1) if on_mesh
+                        else samples[i].fields[spec.name] for i in train])
         nd = description.spatial_dim
         channels = arr.reshape(*arr.shape[: 2 + nd], -1)  # (S, T, *spatial, components)
-        stats[spec.name] = normalization_statistics(np.moveaxis(channels, -1, 2))
+        stats[spec.name] = normalization_statistics(np.moveaxis(channels, -1, 2), mask)
     stats["parameters"] = (
         np.array([np.mean([samples[i].parameters[p.name] for i in train]) for p in description.parameters]),
         np.array([np.std([samples[i].parameters[p.name] for i in train]) or 1.0 for p in description.parameters]),

@@ -19,6 +19,7 @@ def summary(path) -> str:
             f"  grid {' x '.join(map(str, d.geometry.shape))} nodes on "
             + " x ".join(f"[{a[0]:g}, {a[-1]:g}]" for a in d.geometry.axes),
             f"  time {len(d.times)} frames, t = {d.times[0]:g} .. {d.times[-1]:g}",
+            *_mesh_line(f, d, n),
             "  fields: " + ", ".join(f"{s.name} [{s.units}] (order {s.order})" for s in d.fields),
             "  parameters:",
         ]
@@ -34,3 +35,12 @@ def summary(path) -> str:
                      f"packages {json.loads(prov.get('packages', '{}')).get('dolfinx-solver-real', '?')} dolfinx")
         lines.append(f"  hardware: {prov.get('hardware', '?')}")
     return "\n".join(lines)
+
+
+def _mesh_line(f, d: schema.DatasetDescription, n: int) -> list[str]:
+    if d.geometry_type != "mesh":
+        return []
+    points = [f[f"mesh/{i}/points"].shape[0] for i in range(n)]
+    inside = schema.read_mask(f, range(n)).mean()
+    return [f"  solved on a {f['mesh'].attrs['cell_type']} mesh per sample, {min(points)} .. {max(points)} points; "
+            f"the grid holds them interpolated ({inside:.0%} of its nodes inside the mesh)"]

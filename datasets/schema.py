@@ -1,12 +1,13 @@
 """The surrolab HDF5 dataset schema: the one place the layout is written, read and checked.
 
-The layout (version 1.0; the short document is `datasets/SCHEMA.md`)::
+The layout (version 1.1; the short document is `datasets/SCHEMA.md`)::
 
     /                       attrs: schema_version, complete, problem, geometry_type, n_samples, n_times
     /geometry               attrs: type ("grid"), axis_names
       axes/<axis>           (n_axis,)            node coordinates along each axis
       nodes                 (*spatial, dim)      node coordinates, `ij` order (ParaView reads these)
       boundary_mask         (*spatial,) bool     nodes on the domain boundary
+      mask                  (n_samples, *spatial) bool   mesh datasets only: grid nodes inside the mesh
     /time                   (n_times,)           shared by all samples (attrs: units, sample_varying)
     /fields/t{0,1,2}_fields/<name>   (n_samples, n_times, *spatial[, dim[, dim]]) float32
                             attrs: units, description, sample_varying, time_varying
@@ -16,6 +17,17 @@ The layout (version 1.0; the short document is `datasets/SCHEMA.md`)::
     /provenance             attrs: problem_config, generation, packages (JSON), git_revision, seed, hardware
     /splits/<name>          sample indices; attrs: strategy
     /normalization/<field>/{mean,std}   statistics of the training split, per component
+    /mesh                   mesh datasets only; attrs: cell_type ("triangle")
+      <i>/points            (N_i, dim) float64   vertices of sample i's mesh
+      <i>/cells             (M_i, 3) int64       vertex indices of each cell
+      <i>/boundaries/<name> (F, dim) int64       vertex indices of the facets of a named boundary
+      <i>/fields/t{0,1,2}_fields/<name>   (n_times, N_i[, dim[, dim]]) float32, chunked per time step
+
+`/geometry` and `/fields` are always a regular grid, so every grid reader works on every dataset. In a
+mesh dataset (geometry_type "mesh") the solver's fields live on a mesh per sample (the geometry may vary
+between samples), one group per sample so that a sample reads without touching the others, and the
+writer also interpolates them onto the grid (`datasets/interpolate.py`): zero outside the mesh, where
+`/geometry/mask` is False. Version 1.1 added the mesh part; a 1.0 file is a valid grid dataset.
 
 Fields are grouped by tensor order as in The Well (Ohana et al., 2024, `docs/data_format.md`) so that a
 rotation or flip transforms vectors and tensors correctly. Each field is chunked one (sample, time step)
@@ -35,17 +47,26 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from surrolab.datasets.interpolate import grid_interpolation
 from surrolab.errors import SurrolabError
 from surrolab.solvers.problem import BoundaryCondition, ParameterSpec
-from surrolab.solvers.trajectory import FieldSpec, GridGeometry
+from surrolab.solvers.trajectory import FieldSpec, GridGeometry, MeshGeometry, mesh_problems
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+READS_VERSIONS = ("1.0", "1.1")  # 1.1 added mesh datasets; grid datasets are unchanged since 1.0
 ORDER_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
+GEOMETRY_TYPES = ("grid", "mesh")
+COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
 
 
 @dataclass(frozen=True)
 class DatasetDescription:
-    """Everything a model or the harness needs to know about a dataset, without its arrays."""
+    """Everything a model or the harness needs to know about a dataset, without its arrays.
+
+    `geometry` is the grid every dataset stores its fields on. geometry_type "mesh": the solver's fields
+    live on a mesh per sample (`read_mesh`, `read_mesh_fields`) and were interpolated onto `geometry`,
+    where `read_mask` says which grid nodes lie inside the mesh.
+    """
 
     problem: str
     fields: tuple[FieldSpec, ...]
@@ -53,6 +74,7 @@ class DatasetDescription:
     geometry: GridGeometry
     times: np.ndarray
     boundary_conditions: tuple[BoundaryCondition, ...] = ()
+    geometry_type: str = "grid"
 
     @property
     def spatial_dim(self) -> int:
@@ -78,13 +100,18 @@ class DatasetDescription:
 
 @dataclass
 class Sample:
-    """One solved trajectory, ready to be written: fields on the grid, its parameters and cost."""
+    """One solved trajectory, ready to be written: its fields, parameters and cost.
+
+    fields: name -> (n_times, *spatial[, dim...]) on the grid, or (n_times, N[, dim...]) at the N points
+    of `mesh` in a mesh dataset.
+    """
 
     seed: int
     parameters: dict[str, float]
-    fields: dict[str, np.ndarray]  # name -> (n_times, *spatial[, dim...])
+    fields: dict[str, np.ndarray]
     wall_time: float
     diagnostics: dict[str, float] = field(default_factory=dict)
+    mesh: MeshGeometry | None = None
 
 
 def _json(value) -> str:
@@ -106,28 +133,45 @@ def write_dataset(
     splits: dict[str, np.ndarray] | None = None,
     normalization: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
-    """Write a complete dataset atomically: to `<path>.tmp`, then renamed to `path`."""
+    """Write a complete dataset atomically: to `<path>.tmp`, then renamed to `path`.
+
+    In a mesh dataset (`description.geometry_type == "mesh"`) every sample carries its mesh, and its
+    fields are written on the mesh and, interpolated, on `description.geometry`.
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     n, nt = len(samples), len(description.times)
     shape = description.geometry.shape
+    on_mesh = _check_geometry_type(description, samples)
+    to_grid = [grid_interpolation(s.mesh, description.geometry.axes) if on_mesh else None for s in samples]
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(schema_version=SCHEMA_VERSION, complete=False, problem=description.problem,
-                           geometry_type="grid", n_samples=n, n_times=nt, spatial_dim=len(shape))
+                           geometry_type=description.geometry_type, n_samples=n, n_times=nt, spatial_dim=len(shape))
             write_geometry(f, description.geometry)
+            if on_mesh:
+                f.create_dataset("geometry/mask", data=np.stack([g.mask for g in to_grid]), chunks=(1, *shape),
+                                 **COMPRESSION)
+                f.create_group("mesh").attrs["cell_type"] = samples[0].mesh.cell_type if samples else "triangle"
+                for i, s in enumerate(samples):
+                    write_mesh(f.create_group(f"mesh/{i}"), s.mesh)
             t = f.create_dataset("time", data=np.asarray(description.times, dtype=np.float64))
             t.attrs.update(units="s", sample_varying=False)
             for spec in description.fields:
                 tail = (len(shape),) * spec.order
                 ds = f.create_dataset(_field_path(spec), shape=(n, nt, *shape, *tail), dtype=np.float32,
-                                      chunks=(1, 1, *shape, *tail), compression="gzip", compression_opts=4,
-                                      shuffle=True)
+                                      chunks=(1, 1, *shape, *tail), **COMPRESSION)
                 ds.attrs.update(units=spec.units, description=spec.description, order=spec.order,
                                 sample_varying=True, time_varying=True)
                 for i, s in enumerate(samples):
-                    ds[i] = _checked_array(s.fields, spec.name, (nt, *shape, *tail))
+                    if on_mesh:  # on the mesh, and interpolated onto the grid
+                        values = _checked_array(s.fields, spec.name, (nt, s.mesh.n_points, *tail))
+                        f.create_dataset(f"mesh/{i}/{_field_path(spec)}", data=values.astype(np.float32),
+                                         chunks=(1, *values.shape[1:]), **COMPRESSION)
+                        ds[i] = to_grid[i](values, node_axis=1)
+                    else:
+                        ds[i] = _checked_array(s.fields, spec.name, (nt, *shape, *tail))
             for p in description.parameters:
                 ds = f.create_dataset(f"parameters/{p.name}", data=[s.parameters[p.name] for s in samples],
                                       dtype=np.float64)
@@ -152,6 +196,29 @@ def write_dataset(
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _check_geometry_type(description: DatasetDescription, samples: list[Sample]) -> bool:
+    """True for a mesh dataset, after checking that exactly its samples carry a mesh, of one cell type."""
+    kind = description.geometry_type
+    if kind not in GEOMETRY_TYPES:
+        raise SurrolabError(f"geometry_type {kind!r} is not supported; allowed: {list(GEOMETRY_TYPES)}")
+    for i, s in enumerate(samples):
+        if (s.mesh is not None) != (kind == "mesh"):
+            raise SurrolabError(f"sample {i} {'has no' if s.mesh is None else 'has a'} mesh, "
+                                f"but the dataset's geometry_type is {kind!r}")
+    cell_types = {s.mesh.cell_type for s in samples if s.mesh is not None}
+    if len(cell_types) > 1:
+        raise SurrolabError(f"the samples' meshes mix cell types {sorted(cell_types)}; a dataset has one")
+    return kind == "mesh"
+
+
+def write_mesh(g: h5py.Group, mesh: MeshGeometry) -> None:
+    """One sample's mesh into a group (`/mesh/<i>`); its cell type is recorded once, on `/mesh`."""
+    g.create_dataset("points", data=mesh.points, **COMPRESSION)
+    g.create_dataset("cells", data=mesh.cells, **COMPRESSION)
+    for name, facets in mesh.boundaries.items():
+        g.create_dataset(f"boundaries/{name}", data=facets, **COMPRESSION)
 
 
 def write_geometry(f: h5py.File, geometry: GridGeometry) -> None:
@@ -199,7 +266,8 @@ def read_description(f: h5py.File) -> DatasetDescription:
                                   value=float(g.attrs["value"]), fields=tuple(str(x) for x in g.attrs["fields"]))
                 for _, g in sorted(f.get("boundary_conditions", {}).items(), key=lambda kv: int(kv[0])))
     return DatasetDescription(problem=str(f.attrs["problem"]), fields=tuple(fields), parameters=params,
-                              geometry=geometry, times=f["time"][()], boundary_conditions=bcs)
+                              geometry=geometry, times=f["time"][()], boundary_conditions=bcs,
+                              geometry_type=str(f.attrs.get("geometry_type", "grid")))
 
 
 def _attr(value):
@@ -220,6 +288,45 @@ def read_fields(f: h5py.File, description: DatasetDescription, samples) -> np.nd
         arr = arr.reshape(*arr.shape[: 2 + nd], -1) if spec.order else arr[..., None]
         parts.append(np.moveaxis(arr, -1, 2))  # components become channels
     return np.concatenate(parts, axis=2).astype(np.float32)
+
+
+def read_mask(f: h5py.File, samples) -> np.ndarray:
+    """(n_samples, *spatial) bool: the grid nodes inside each sample's mesh (all of them in a grid dataset)."""
+    samples = np.asarray(samples, dtype=np.int64)
+    if "geometry/mask" not in f:
+        return np.ones((len(samples), *f["geometry/boundary_mask"].shape), dtype=bool)
+    return f["geometry/mask"][()][samples]
+
+
+def _mesh_group(f: h5py.File, sample: int) -> h5py.Group:
+    if f"mesh/{sample}" not in f:
+        raise SurrolabError(f"the dataset has no mesh for sample {sample} (geometry_type "
+                            f"{str(f.attrs.get('geometry_type', 'grid'))!r}, {int(f.attrs['n_samples'])} samples)")
+    return f[f"mesh/{sample}"]
+
+
+def read_mesh(f: h5py.File, sample: int) -> MeshGeometry:
+    """The mesh of one sample of a mesh dataset."""
+    return read_mesh_group(_mesh_group(f, sample), str(f["mesh"].attrs["cell_type"]))
+
+
+def read_mesh_group(g: h5py.Group, cell_type: str) -> MeshGeometry:
+    """The inverse of `write_mesh`."""
+    return MeshGeometry(points=g["points"][()], cells=g["cells"][()], cell_type=cell_type,
+                        boundaries={name: ds[()] for name, ds in g.get("boundaries", {}).items()})
+
+
+def read_mesh_fields(f: h5py.File, description: DatasetDescription, sample: int) -> np.ndarray:
+    """The fields of one sample on its mesh, as channels: (n_times, n_channels, N), float32.
+
+    The channels are those of `read_fields` (`description.channel_names`), at the mesh's points.
+    """
+    g = _mesh_group(f, sample)
+    parts = []
+    for spec in description.fields:
+        arr = g[_field_path(spec)][()]  # (T, N[, dim...])
+        parts.append(np.moveaxis(arr.reshape(*arr.shape[:2], -1), -1, 1))  # components become channels
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def read_parameters(f: h5py.File, description: DatasetDescription, samples) -> np.ndarray:
@@ -249,8 +356,9 @@ def validate(path: str | os.PathLike) -> list[str]:
         version = f.attrs.get("schema_version")
         if version is None:
             return ["no schema_version attribute: not a surrolab dataset"]
-        if str(version) != SCHEMA_VERSION:
-            return [f"schema_version {version!r} is not supported; this surrolab reads {SCHEMA_VERSION!r}"]
+        if str(version) not in READS_VERSIONS:
+            return [f"schema_version {version!r} is not supported; this surrolab reads "
+                    + ", ".join(repr(v) for v in READS_VERSIONS)]
         if not f.attrs.get("complete", False):
             return ["the file is incomplete (an interrupted write): generate it again to resume"]
         problems = []
@@ -285,7 +393,46 @@ def validate(path: str | os.PathLike) -> list[str]:
             idx = ds[()]
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 problems.append(f"split {name!r} indexes outside [0, {n})")
+        kind = str(f.attrs.get("geometry_type", "grid"))
+        if kind not in GEOMETRY_TYPES:
+            problems.append(f"geometry_type {kind!r} is not supported; allowed: {list(GEOMETRY_TYPES)}")
+        elif kind == "mesh":
+            problems += _mesh_problems(f, n, nt, spatial)
         return problems
+
+
+def _mesh_problems(f: h5py.File, n: int, nt: int, spatial: tuple[int, ...]) -> list[str]:
+    """The checks of the mesh part: one mesh per sample, cells and facets index its points, fields fit it."""
+    if "mesh" not in f or "geometry/mask" not in f:
+        return ["geometry_type is 'mesh' but /mesh or /geometry/mask is missing"]
+    problems = []
+    mask = f["geometry/mask"]
+    if mask.shape != (n, *spatial) or mask.dtype != bool:
+        problems.append(f"/geometry/mask is {mask.dtype} {mask.shape}, expected bool {(n, *spatial)}")
+    missing = [i for i in range(n) if str(i) not in f["mesh"]]
+    extra = sorted(set(f["mesh"]) - {str(i) for i in range(n)})
+    if missing or extra:
+        problems.append(f"/mesh must hold one group per sample, 0..{n - 1}: samples {missing[:5]} have none, "
+                        f"groups {extra[:5]} are no sample")
+    cell_type = str(f["mesh"].attrs.get("cell_type", ""))
+    fields = [(f"fields/{group}/{name}", ORDER_GROUPS.index(group))
+              for group in ORDER_GROUPS for name in f.get(f"fields/{group}", {})]
+    for i in range(n):
+        g = f.get(f"mesh/{i}")
+        if g is None:
+            continue  # reported above
+        if "points" not in g or "cells" not in g:
+            problems.append(f"/mesh/{i} lacks points or cells")
+            continue
+        facets = {name: ds[()] for name, ds in g.get("boundaries", {}).items()}
+        problems += [f"/mesh/{i}: {p}" for p in mesh_problems(g["points"].shape, g["cells"][()], facets, cell_type)]
+        for path, order in fields:
+            expected = (nt, g["points"].shape[0], *(len(spatial),) * order)
+            if path not in g:
+                problems.append(f"/mesh/{i} lacks {path}")
+            elif g[path].shape != expected:
+                problems.append(f"/mesh/{i}/{path} has shape {g[path].shape}, expected {expected}")
+    return problems
 
 
 def channels_to_fields(description: DatasetDescription, frames: np.ndarray) -> dict[str, np.ndarray]:

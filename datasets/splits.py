@@ -55,9 +55,15 @@ def make_splits(parameters: dict[str, np.ndarray], ranges: dict[str, tuple[float
     return splits
 
 
-def normalization_statistics(fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of (n_samples, n_times, n_channels, *spatial) arrays."""
+def normalization_statistics(fields: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of (n_samples, n_times, n_channels, *spatial) arrays,
+    over the nodes where `mask` (n_samples, *spatial) is True when given (a mesh dataset's grid part)."""
     axes = tuple(i for i in range(fields.ndim) if i != 2)
-    mean = fields.mean(axis=axes, dtype=np.float64)
-    std = fields.std(axis=axes, dtype=np.float64)
+    if mask is None:
+        mean = fields.mean(axis=axes, dtype=np.float64)
+        std = fields.std(axis=axes, dtype=np.float64)
+    else:
+        where = np.broadcast_to(mask[:, None, None], fields.shape)
+        mean = fields.mean(axis=axes, dtype=np.float64, where=where)
+        std = fields.std(axis=axes, dtype=np.float64, where=where)
     return mean, np.where(std > 0, std, 1.0)

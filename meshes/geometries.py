@@ -24,6 +24,7 @@ import numpy as np
 from mpi4py import MPI
 
 from surrolab.errors import SurrolabError, check_range
+from surrolab.solvers.trajectory import MeshGeometry
 
 
 @dataclass
@@ -40,6 +41,28 @@ class MeshedDomain:
         if name not in self.boundaries:
             raise SurrolabError(f"no boundary {name!r}; this domain has {sorted(self.boundaries)}")
         return self.facet_tags.find(self.boundaries[name])
+
+    def mesh_geometry(self) -> MeshGeometry:
+        """The mesh as a dataset stores it: vertices, triangles and each named boundary's facets, all in
+        the numbering of the mesh's geometry nodes (`mesh.geometry.x`). For a mesh on one process."""
+        mesh = self.mesh
+        boundaries = {name: dolfinx.mesh.entities_to_geometry(mesh, mesh.topology.dim - 1, self.facets(name))
+                      for name in self.boundaries}
+        return MeshGeometry(points=mesh.geometry.x[:, : mesh.geometry.dim], cells=mesh.geometry.dofmaps[0],
+                            boundaries=boundaries, cell_type=mesh.topology.cell_name())
+
+    def vertex_values(self, u: dolfinx.fem.Function) -> np.ndarray:
+        """A Lagrange function's values at the vertices, in the order of `mesh_geometry().points`:
+        (N,) for a scalar, (N, dim) for a vector. A P2 function is evaluated at the vertices (its nodal
+        values there), which is how the dataset stores it. Collapse a sub-function of a mixed space first."""
+        shape = u.function_space.value_shape
+        p1 = dolfinx.fem.Function(dolfinx.fem.functionspace(self.mesh, ("Lagrange", 1, shape)))
+        p1.interpolate(u)
+        dofs = p1.x.array.reshape(-1, int(np.prod(shape, dtype=int)))
+        values = np.empty((len(self.mesh.geometry.x), dofs.shape[1]))
+        # P1 dofs and geometry nodes both sit at the cell's vertices in the same reference order
+        values[self.mesh.geometry.dofmaps[0]] = dofs[p1.function_space.dofmap.list]
+        return values.reshape(-1, *shape)
 
 
 @contextlib.contextmanager

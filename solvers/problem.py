@@ -58,6 +58,9 @@ class Problem(ABC):
     boundary_conditions: ClassVar[tuple[BoundaryCondition, ...]]
     Config: ClassVar[type]
     conserved: ClassVar[tuple[str, ...]] = ()  # fields whose domain integral the PDE conserves
+    # "mesh": `solve` returns fields on a MeshGeometry, which the dataset stores on the mesh and, interpolated,
+    # on `grid(config)`
+    geometry_type: ClassVar[str] = "grid"
 
     # -- parameters -------------------------------------------------------------------------------
     @classmethod
@@ -96,7 +99,7 @@ class Problem(ABC):
     # -- numerics ---------------------------------------------------------------------------------
     @abstractmethod
     def grid(self, config) -> GridGeometry:
-        """The regular grid the fields are stored on."""
+        """The regular grid the fields are stored on (for a mesh problem: also, interpolated)."""
 
     @abstractmethod
     def initial_state(self, config, rng: np.random.Generator) -> dict[str, np.ndarray]:

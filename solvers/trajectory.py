@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from surrolab.errors import SurrolabError
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -35,6 +37,66 @@ class GridGeometry:
         return domain_boundary_mask(self.shape)
 
 
+CELL_VERTICES = {"triangle": 3}  # cell types a MeshGeometry may have: vertices per (linear) cell
+
+
+@dataclass(frozen=True)
+class MeshGeometry:
+    """An unstructured mesh of linear (P1) cells: what a FEM solver stores its fields on.
+
+    points: (N, dim) vertex coordinates. cells: (M, k) vertex indices of each cell (k = 3 for
+    "triangle"). boundaries: name -> (F, dim) vertex indices of the boundary facets carrying that name
+    (edges in 2D). Facets rather than node lists, because nodes follow from facets (`boundary_nodes`)
+    but not the other way round: a corner node belongs to two boundaries, and surface integrals (drag,
+    lift) need the facets. Fields on a mesh are nodal values at `points`; a higher-order solution (the P2
+    velocity of Taylor-Hood) is stored by its values at the vertices, so it reads as a P1 field.
+    """
+
+    points: np.ndarray
+    cells: np.ndarray
+    boundaries: dict[str, np.ndarray] = field(default_factory=dict)
+    cell_type: str = "triangle"
+
+    def __post_init__(self):
+        object.__setattr__(self, "points", np.asarray(self.points, dtype=np.float64))
+        object.__setattr__(self, "cells", np.asarray(self.cells, dtype=np.int64))
+        object.__setattr__(self, "boundaries", {k: np.asarray(v, dtype=np.int64) for k, v in self.boundaries.items()})
+        problems = mesh_problems(self.points.shape, self.cells, self.boundaries, self.cell_type)
+        if problems:
+            raise SurrolabError(f"invalid mesh: {problems[0]}")
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points)
+
+    @property
+    def dim(self) -> int:
+        return self.points.shape[1]
+
+    def boundary_nodes(self, name: str) -> np.ndarray:
+        """Sorted indices of the vertices on the boundary `name`."""
+        return np.unique(self.boundaries[name])
+
+
+def mesh_problems(points_shape: tuple[int, ...], cells: np.ndarray, boundaries: dict[str, np.ndarray],
+                  cell_type: str) -> list[str]:
+    """Every way a mesh's arrays are inconsistent, as one-line messages (used by the dataset validator)."""
+    if cell_type not in CELL_VERTICES:
+        return [f"cell type {cell_type!r} is not supported; allowed: {sorted(CELL_VERTICES)}"]
+    if len(points_shape) != 2 or points_shape[1] != 2:
+        return [f"points have shape {tuple(points_shape)}, expected (N, 2)"]
+    n, k = points_shape[0], CELL_VERTICES[cell_type]
+    arrays = {"cells": (cells, k), **{f"the facets of boundary {name!r}": (facets, points_shape[1])
+                                      for name, facets in boundaries.items()}}
+    problems = []
+    for label, (arr, width) in arrays.items():
+        if arr.ndim != 2 or arr.shape[1] != width or not np.issubdtype(arr.dtype, np.integer):
+            problems.append(f"{label} are {arr.dtype} {arr.shape}, expected integers of shape (…, {width})")
+        elif arr.size and (arr.min() < 0 or arr.max() >= n):
+            problems.append(f"{label} index vertices outside [0, {n})")
+    return problems
+
+
 def domain_boundary_mask(spatial_shape: tuple[int, ...]) -> np.ndarray:
     """Boolean mask of `spatial_shape`, True on the first and last node along every axis."""
     mask = np.zeros(tuple(spatial_shape), dtype=bool)
@@ -51,10 +113,11 @@ class Trajectory:
     """One solver run.
 
     fields: name -> array of shape (n_times, *grid.shape) for scalars, (n_times, *grid.shape, dim) for
-    vectors. `times` has shape (n_times,) and starts with the initial state.
+    vectors on a grid; (n_times, N) and (n_times, N, dim) on a mesh of N points.
+    `times` has shape (n_times,) and starts with the initial state.
     """
 
     times: np.ndarray
     fields: dict[str, np.ndarray]
-    geometry: GridGeometry
+    geometry: GridGeometry | MeshGeometry
     diagnostics: dict[str, float] = field(default_factory=dict)

@@ -211,3 +211,43 @@ def test_sidecars_open_in_paraview_with_values_at_their_nodes(tmp_path):
         for t, frame in zip([0, 3], export["frames"]):
             assert len(frame["leaves"]) == 1
             _assert_frame(frame["leaves"][0], nodes, {k: f[f"export/{k}"][t] for k in f["export"]}, area=5.0 * 2.0)
+
+
+def test_mesh_sidecar_opens_in_paraview_with_values_at_their_vertices(tmp_path):
+    """A mesh dataset: each sample on its own triangle mesh (two sizes), and its grid companion."""
+    from surrolab.datasets.dummy import write_tiny_mesh
+
+    path = write_tiny_mesh(tmp_path / "data" / "mesh.h5")
+    mesh_xdmf = write_dataset_xdmf(path)
+    grid_xdmf = path.with_name("mesh_grid.xdmf")
+    jobs = [{"file": str(mesh_xdmf), "reader": r, "times": [0.5, 1.0]}
+            for r in ("default", "Xdmf3ReaderS", "Xdmf3ReaderT")]
+    jobs.append({"file": str(grid_xdmf), "reader": "Xdmf3ReaderT", "times": [1.0]})
+    results = _run_pvpython(tmp_path, jobs)
+
+    with h5py.File(path) as f:
+        times = f["time"][()]
+        for result in results[:3]:
+            assert result["times"] == pytest.approx(times.tolist(), abs=1e-12)
+            assert result["point_arrays"] == ["p", "vel"]
+            for t, frame in zip([1, 2], result["frames"]):
+                assert len(frame["leaves"]) == 2  # one mesh per sample
+                for s, leaf in enumerate(frame["leaves"]):
+                    g = f[f"mesh/{s}"]
+                    points, cells = g["points"][()], g["cells"][()]
+                    assert leaf["n_points"] == len(points) and leaf["n_cells"] == len(cells)
+                    corners = points[cells]  # (M, 3, 2): the triangles' total area, the hole left out
+                    edges = corners[:, 1:] - corners[:, :1]
+                    area = 0.5 * np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]).sum()
+                    assert leaf["area"] == pytest.approx(area, rel=1e-9)
+                    (k,) = _node_index(np.array(leaf["points"]), points)
+                    for name, dataset in (("p", "fields/t0_fields/p"), ("vel", "fields/t1_fields/vel")):
+                        want = g[dataset][t][k].reshape(len(points), -1)
+                        got = np.array(leaf["arrays"][name], dtype=np.float64).reshape(len(points), -1)
+                        np.testing.assert_array_equal(got, want, err_msg=f"{name} is not at its vertex")
+        grid = results[3]
+        assert grid["point_arrays"] == ["p", "vel"]
+        nodes = f["geometry/nodes"][()]
+        for s, leaf in enumerate(grid["frames"][0]["leaves"]):
+            _assert_frame(leaf, nodes, {"p": f["fields/t0_fields/p"][s, 2], "vel": f["fields/t1_fields/vel"][s, 2]},
+                          area=1.0 * 0.41)
