@@ -137,8 +137,10 @@ def run_solvers(problem, config, description, truth: np.ndarray, params: np.ndar
     return results
 
 
-def run_model(run: str | Path, description, truth: np.ndarray, params: np.ndarray, device: str):
-    """Roll a checkpoint out over the test trajectories: (prediction, s/traj, one-step rel L2, payload)."""
+def run_model(run: str | Path, description, truth: np.ndarray, params: np.ndarray, device: str, inside: np.ndarray):
+    """Roll a checkpoint out over the test trajectories: (prediction, s/traj, one-step rel L2, payload).
+
+    `inside` (N, 1, 1, *spatial) masks the grid nodes outside the fluid, where no error is counted."""
     payload = load_checkpoint(run)
     model, normalizer = model_from_checkpoint(payload, description)
     model, normalizer = model.to(device), normalizer.to(device)
@@ -157,7 +159,7 @@ def run_model(run: str | Path, description, truth: np.ndarray, params: np.ndarra
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - tick)
-    pred = torch.cat(preds).cpu().numpy()
+    pred = torch.cat(preds).cpu().numpy() * inside
     with torch.no_grad():  # one step ahead from true frames (teacher forcing), every step at once
         n_spatial = truth.ndim - 3
         z = normalizer.encode_fields(x, n_spatial)
@@ -166,7 +168,7 @@ def run_model(run: str | Path, description, truth: np.ndarray, params: np.ndarra
         for t in range(h, n_times):
             nxt = normalizer.decode_fields(model(z[:, t - h:t], zp)[:, 0], n_spatial)
             one_step.append(nxt.cpu().numpy())
-    one = np.stack(one_step, axis=1)
+    one = np.stack(one_step, axis=1) * inside
     one_err, _ = _mean_rel_l2(one, truth[:, h:])
     return pred, float(np.mean(seconds)), one_err, payload, sum(q.numel() for q in model.parameters())
 
@@ -194,6 +196,9 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
         if len(idx) == 0:
             raise SurrolabError(f"split {config.split!r} of {data} is empty: generate more samples")
         truth = schema.read_fields(f, description, idx)
+        # (N, 1, 1, *spatial): grid nodes inside the fluid (all in a grid dataset); predictions outside a mesh
+        # dataset's fluid are zeroed like its stored truth, so they count no error
+        inside = schema.read_mask(f, idx)[:, None, None]
         params = schema.read_parameters(f, description, idx)
         problem_config = json.loads(f["provenance"].attrs["problem_config"])
         generation_seconds = float(f["samples/wall_time"][()].sum())
@@ -209,7 +214,7 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
         return float(np.mean(integral_drift(frames[:, :, channels.index(name)], description.geometry.axes)))
 
     for run in runs:
-        pred, seconds, one_err, payload, n_params = run_model(run, description, truth, params, config.device)
+        pred, seconds, one_err, payload, n_params = run_model(run, description, truth, params, config.device, inside)
         h = payload["constructor"]["history"]
         err, curve = _mean_rel_l2(pred[:, h:], truth[:, h:])
         scores = evaluate_all(pred[:, h:], truth[:, h:], boundary, n_spatial=truth.ndim - 3)

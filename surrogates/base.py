@@ -58,6 +58,8 @@ class Normalizer(nn.Module):
     @classmethod
     def from_dataset(cls, f, description: DatasetDescription) -> "Normalizer":
         """The statistics stored in an open dataset (`/normalization`, computed on its training split)."""
+        if "normalization/parameters" not in f:
+            raise SurrolabError(f"{f.filename} stores no normalisation statistics: generate it with `surrolab generate`")
         stats = [(f[f"normalization/{s.name}/mean"][()].reshape(-1), f[f"normalization/{s.name}/std"][()].reshape(-1))
                  for s in description.fields]  # per field, per component: in channel order
         return cls(field_mean=[x for mean, _ in stats for x in mean], field_std=[x for _, std in stats for x in std],

@@ -44,3 +44,29 @@ def test_rollout_error_is_space_time_relative_l2_and_the_curve_is_per_frame():
     np.testing.assert_allclose(curve, [0, 0, 0.1, 0], atol=1e-12)
     expected = np.mean([0.1 * np.linalg.norm(true[i, 2]) / np.linalg.norm(true[i]) for i in range(2)])
     np.testing.assert_allclose(total, expected, rtol=1e-12)
+
+
+def test_grid_surrogates_are_not_charged_for_nodes_outside_the_fluid(tmp_path):
+    """On a mesh dataset the grid nodes inside the cylinder hold no fluid: the prediction there is zeroed."""
+    import torch
+
+    from surrolab.benchmarks.harness import run_model
+    from surrolab.datasets import schema
+    from surrolab.datasets.dummy import write_tiny_mesh
+    from surrolab.surrogates.base import Normalizer, build_model, dataset_signature, save_checkpoint
+
+    path = write_tiny_mesh(tmp_path / "mesh.h5")
+    with schema.open_dataset(path) as f:
+        d = schema.read_description(f)
+        idx = np.arange(int(f.attrs["n_samples"]))
+        truth, params = schema.read_fields(f, d, idx), schema.read_parameters(f, d, idx)
+        inside = schema.read_mask(f, idx)[:, None, None]
+    normalizer = Normalizer(truth.mean(axis=(0, 1, 3, 4)), truth.std(axis=(0, 1, 3, 4)) + 1e-6,
+                            params.mean(axis=0), params.std(axis=0) + 1e-6)
+    assert not inside.all()  # the cylinders cover grid nodes
+    torch.manual_seed(0)
+    model = build_model("fno", d, history=1, modes=4, hidden_channels=4, n_layers=1)
+    save_checkpoint(tmp_path / "model.pt", model, normalizer, dataset_signature(d))
+    pred, *_ = run_model(tmp_path / "model.pt", d, truth, params, "cpu", inside)
+    assert np.all(pred[np.broadcast_to(~inside, pred.shape)] == 0)
+    assert np.any(pred[:, 1:][np.broadcast_to(inside, pred.shape)[:, 1:]] != 0)
