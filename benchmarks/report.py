@@ -23,8 +23,8 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {m['label']} ({m['model']}) | {m['n_parameters']:,} | {m['one_step_rel_l2']:.3e} "
             f"| {m['rollout_rel_l2']:.3e} | {m['metrics'].get('vrmse', float('nan')):.3e} "
-            f"| {m['seconds_per_trajectory']:.4f} | {m['speedup']:.2f}x | {m['matched_solver']}{note} "
-            f"| {m['speedup_at_matched_error']:.2f}x | {_break_even(m['break_even_queries'])} |")
+            f"| {m['seconds_per_trajectory']:.4f} | {m['speedup']:.3g}x | {m['matched_solver']}{note} "
+            f"| {m['speedup_at_matched_error']:.3g}x | {_break_even(m['break_even_queries'])} |")
     lines += ["", "| solver | rollout rel. L2 vs reference | s / trajectory |", "|---|---|---|"]
     for s in report["solvers"]:
         if s["error_curve"]:
