@@ -141,8 +141,19 @@ class LidDrivenCavity:
 
 
 # -- Taylor–Green ---------------------------------------------------------------------------------
+class _ExactOnTheWholeBoundary:
+    """An exact solution imposed as Dirichlet data on the whole boundary (subclasses define `velocity`)."""
+
+    def velocity_data(self, x: np.ndarray, t: float) -> np.ndarray:
+        """Dirichlet data in the solver's convention: points (3, N) and t -> values (2, N)."""
+        return np.stack(self.velocity(x[0], x[1], t))
+
+    def boundary_conditions(self):
+        return (VelocityBC(lambda x: np.ones(x.shape[1], dtype=bool), self.velocity_data),)
+
+
 @dataclass(frozen=True)
-class TaylorGreenVortex:
+class TaylorGreenVortex(_ExactOnTheWholeBoundary):
     """The decaying Taylor–Green vortex (Taylor & Green, Proc. R. Soc. A 158 (1937) 499–521), wavenumber kπ:
 
         u = −cos(kπx) sin(kπy) F(t),   v = sin(kπx) cos(kπy) F(t),
@@ -174,16 +185,9 @@ class TaylorGreenVortex:
         a = self.wavenumber * np.pi
         return -0.25 * self.density * (xp.cos(2 * a * x) + xp.cos(2 * a * y)) * self.decay(t, xp) ** 2
 
-    def velocity_data(self, x: np.ndarray, t: float) -> np.ndarray:
-        """Dirichlet data in the solver's convention: points (3, N) and t -> values (2, N)."""
-        return np.stack(self.velocity(x[0], x[1], t))
-
-    def boundary_conditions(self):
-        return (VelocityBC(lambda x: np.ones(x.shape[1], dtype=bool), self.velocity_data),)
-
 
 @dataclass(frozen=True)
-class PulsatingTaylorGreen:
+class PulsatingTaylorGreen(_ExactOnTheWholeBoundary):
     """The Taylor–Green field with a prescribed amplitude, held by a body force (a manufactured solution):
 
         u = g(t) u₀(x, y),   p = g(t)² p₀(x, y),   f = (ρ g'(t) + 2μπ² g(t)) u₀,     g(t) = 1 + ½ sin(ωt),
@@ -213,12 +217,6 @@ class PulsatingTaylorGreen:
         shape = ufl.as_vector([-ufl.cos(np.pi * x[0]) * ufl.sin(np.pi * x[1]),
                                ufl.sin(np.pi * x[0]) * ufl.cos(np.pi * x[1])])
         return (self.density * dg + 2 * self.viscosity * np.pi**2 * g) * shape
-
-    def velocity_data(self, x: np.ndarray, t: float) -> np.ndarray:
-        return np.stack(self.velocity(x[0], x[1], t))
-
-    def boundary_conditions(self):
-        return (VelocityBC(lambda x: np.ones(x.shape[1], dtype=bool), self.velocity_data),)
 
 
 @dataclass(frozen=True)
