@@ -31,8 +31,7 @@ def _parse_settings(pairs: list[str], allowed: dict[str, object], what: str) -> 
                     raise ValueError
                 out[key] = text.lower() in ("true", "1")
             elif isinstance(default, (int, float)):
-                out[key] = type(default)(float(text)) if isinstance(default, int) and float(text).is_integer() \
-                    else type(default)(text)
+                out[key] = type(default)(text)  # int("2.5") fails, as it should for an integer setting
             else:
                 out[key] = text
         except ValueError:
