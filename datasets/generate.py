@@ -39,7 +39,7 @@ Progress = Callable[[int, int], None]  # (samples done, samples total)
 def describe(problem: Problem, config) -> schema.DatasetDescription:
     """The dataset description that `problem` solved with `config` produces (no solve needed)."""
     geometry = problem.grid(config)
-    times = np.linspace(0.0, config.t_end, config.n_frames)
+    times = config.times  # every problem config is a FrameSchedule
     return schema.DatasetDescription(problem=problem.name, fields=problem.fields, parameters=problem.parameters,
                                      geometry=geometry, times=times,
                                      boundary_conditions=problem.boundary_conditions,

@@ -15,8 +15,36 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from surrolab.errors import SurrolabError, check_range
+from surrolab.errors import SurrolabError, check_positive_int, check_positive_number, check_range
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
+
+
+@dataclass(frozen=True)
+class FrameSchedule:
+    """The time axis every time-dependent config shares: `n_frames` stored frames equally spaced in
+    [0, t_end] (t = 0 included), `substeps` solver steps between frames, so Δt = t_end / ((n_frames − 1) substeps).
+    Problem configs subclass it (and call `super().__post_init__()`)."""
+
+    t_end: float = 1.0
+    n_frames: int = 2
+    substeps: int = 1
+
+    def __post_init__(self):
+        check_positive_number("t_end", self.t_end)
+        check_positive_int("n_frames", self.n_frames, minimum=2)
+        check_positive_int("substeps", self.substeps)
+
+    @property
+    def n_steps(self) -> int:
+        return (self.n_frames - 1) * self.substeps
+
+    @property
+    def dt(self) -> float:
+        return self.t_end / self.n_steps
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.linspace(0.0, self.t_end, self.n_frames)
 
 
 @dataclass(frozen=True)
@@ -47,7 +75,7 @@ class Problem(ABC):
     """A registered PDE family.
 
     Subclasses set the class attributes and implement `grid`, `initial_state` and `solve`.
-    `Config` is a frozen dataclass of numerical settings (resolution, time step, horizon); its
+    `Config` is a frozen `FrameSchedule` dataclass of numerical settings (resolution, time step, horizon); its
     `__post_init__` validates every field and raises `SurrolabError` naming the field.
     """
 
@@ -108,6 +136,21 @@ class Problem(ABC):
     @abstractmethod
     def solve(self, config, params: dict[str, float], initial_state: dict[str, np.ndarray]) -> Trajectory:
         """Advance `initial_state` to the horizon of `config`; pure and deterministic."""
+
+    def check_config(self, config) -> None:
+        if not isinstance(config, self.Config):
+            raise SurrolabError(f"problem {self.name!r} needs a {self.Config.__name__}, got {type(config).__name__}")
+
+    def divided(self, config, factor: int, names: tuple[str, ...]) -> dict[str, int]:
+        """The integer settings `names` of `config` divided by `factor`, failing if one is not divisible
+        (for `coarsen`: a coarser mesh or time step must keep the output frame times)."""
+        self.check_config(config)
+        check_positive_int("factor", factor)
+        for name in names:
+            value = getattr(config, name)
+            if value % factor:
+                raise SurrolabError(f"cannot coarsen by factor={factor}: {name}={value} is not divisible by it")
+        return {name: getattr(config, name) // factor for name in names}
 
     def coarsen(self, config, factor: int):
         """The same problem with the mesh and the time step coarsened by `factor` (harness, matched error).

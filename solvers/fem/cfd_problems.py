@@ -48,19 +48,11 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 
-from surrolab.errors import SurrolabError, check_positive_int
+from surrolab.errors import SurrolabError, check_positive_int, check_positive_number
 from surrolab.meshes.geometries import cavity
 from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, VelocityBC
-from surrolab.solvers.problem import BoundaryCondition, ParameterSpec, Problem
+from surrolab.solvers.problem import BoundaryCondition, FrameSchedule, ParameterSpec, Problem
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
-
-
-def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise SurrolabError(f"{name}={value!r} is not allowed: it must be a finite number {bound}")
-    return float(value)
 
 
 def lid_ramp(t: float, ramp_time: float) -> float:
@@ -71,9 +63,8 @@ def lid_ramp(t: float, ramp_time: float) -> float:
 
 
 @dataclass(frozen=True)
-class CavityConfig:
-    """Numerical settings. Frames: `n_frames` equally spaced times in [0, t_end], t = 0 (rest) included,
-    with `substeps` BDF2 steps between frames, Δt = t_end / ((n_frames − 1) substeps).
+class CavityConfig(FrameSchedule):
+    """Numerical settings; the frames and Δt follow `FrameSchedule` (t = 0 is the fluid at rest).
 
     Defaults: t = 0..10 s in 51 frames, Δt = 0.05 s (200 steps), about 7–20 lid-passage times W/U, by
     which the primary vortex has formed (the viscous time ρW²/μ is longer, so late frames still evolve
@@ -90,26 +81,12 @@ class CavityConfig:
     ramp_time: float = 0.5
 
     def __post_init__(self):
-        _check_positive("h", self.h)
-        _check_positive("t_end", self.t_end)
-        check_positive_int("n_frames", self.n_frames, minimum=2)
-        check_positive_int("substeps", self.substeps)
+        super().__post_init__()
+        check_positive_number("h", self.h)
         check_positive_int("grid_resolution", self.grid_resolution, minimum=2)
-        _check_positive("ramp_time", self.ramp_time, allow_zero=True)
+        check_positive_number("ramp_time", self.ramp_time, allow_zero=True)
         if self.ramp_time > self.t_end:
             raise SurrolabError(f"ramp_time={self.ramp_time!r} is not allowed: it must not exceed t_end={self.t_end!r}")
-
-    @property
-    def n_steps(self) -> int:
-        return (self.n_frames - 1) * self.substeps
-
-    @property
-    def dt(self) -> float:
-        return self.t_end / self.n_steps
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.linspace(0.0, self.t_end, self.n_frames)
 
 
 class CavityProblem(Problem):
@@ -154,7 +131,7 @@ class CavityProblem(Problem):
 
     def grid(self, config) -> GridGeometry:
         """[0, W_max] × [0, H_max] (the largest cavity sampled), `grid_resolution` cells per metre."""
-        self._check_config(config)
+        self.check_config(config)
         spec = {p.name: p for p in self.parameters}
         axes = tuple(np.linspace(0.0, spec[name].high, max(2, round(spec[name].high * config.grid_resolution)) + 1)
                      for name in ("width", "height"))
@@ -167,7 +144,7 @@ class CavityProblem(Problem):
 
     def solve(self, config, params: dict[str, float], initial_state: dict[str, np.ndarray]) -> Trajectory:
         """The cavity of these parameters from rest to t_end (pure, deterministic)."""
-        self._check_config(config)
+        self.check_config(config)
         params = self.check_parameters(params)
         self._check_rest(initial_state)
         domain = cavity(params["width"], params["height"], config.h)
@@ -205,15 +182,7 @@ class CavityProblem(Problem):
 
     def coarsen(self, config, factor: int):
         """h × factor and substeps / factor: the mesh and Δt both coarsen by `factor`, the frame times stay."""
-        self._check_config(config)
-        check_positive_int("factor", factor)
-        if config.substeps % factor:
-            raise SurrolabError(f"cannot coarsen by factor={factor}: substeps={config.substeps} is not divisible by it")
-        return dataclasses.replace(config, h=config.h * factor, substeps=config.substeps // factor)
-
-    def _check_config(self, config) -> None:
-        if not isinstance(config, self.Config):
-            raise SurrolabError(f"problem {self.name!r} needs a {self.Config.__name__}, got {type(config).__name__}")
+        return dataclasses.replace(config, h=config.h * factor, **self.divided(config, factor, ("substeps",)))
 
     def _check_rest(self, initial_state: dict[str, np.ndarray]) -> None:
         names = sorted(f.name for f in self.fields)

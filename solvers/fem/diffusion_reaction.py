@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -60,8 +59,8 @@ import ufl
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from surrolab.errors import SurrolabError, check_positive_int
-from surrolab.solvers.problem import BoundaryCondition, ParameterSpec, Problem
+from surrolab.errors import SurrolabError, check_positive_int, check_positive_number
+from surrolab.solvers.problem import BoundaryCondition, FrameSchedule, ParameterSpec, Problem
 from surrolab.solvers.random_fields import draw_cosine_field
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
 
@@ -225,14 +224,8 @@ def fitzhugh_nagumo_reaction(state: np.ndarray, reaction_constant: float) -> np.
 
 
 # -- configuration --------------------------------------------------------------------------------
-def _check_positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-        raise SurrolabError(f"{name}={value!r} is not allowed: it must be a finite number > 0")
-    return float(value)
-
-
 @dataclass(frozen=True)
-class StepperConfig:
+class StepperConfig(FrameSchedule):
     """Numerical settings shared by the family. Output frames are `n_frames` equally spaced times in
     [0, t_end] (t = 0 included), with `substeps` time steps between frames: Δt = t_end / ((n_frames − 1) substeps).
 
@@ -250,25 +243,11 @@ class StepperConfig:
     ic_amplitude: float = 1.0
 
     def __post_init__(self):
+        super().__post_init__()
         check_positive_int("resolution", self.resolution, minimum=2)
-        _check_positive("t_end", self.t_end)
-        check_positive_int("n_frames", self.n_frames, minimum=2)
-        check_positive_int("substeps", self.substeps)
         check_positive_int("ic_modes", self.ic_modes)
-        _check_positive("ic_length_scale", self.ic_length_scale)
-        _check_positive("ic_amplitude", self.ic_amplitude)
-
-    @property
-    def n_steps(self) -> int:
-        return (self.n_frames - 1) * self.substeps
-
-    @property
-    def dt(self) -> float:
-        return self.t_end / self.n_steps
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.linspace(0.0, self.t_end, self.n_frames)
+        check_positive_number("ic_length_scale", self.ic_length_scale)
+        check_positive_number("ic_amplitude", self.ic_amplitude)
 
 
 @dataclass(frozen=True)
@@ -310,7 +289,7 @@ class _ReactionDiffusionFamily(Problem):
 
     def initial_state(self, config, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """One independent random field per species, drawn in the order of `fields`."""
-        self._check_config(config)
+        self.check_config(config)
         x, y = self.grid(config).axes
         return {f.name: config.ic_amplitude * draw_cosine_field(rng, config.ic_modes, config.ic_length_scale).evaluate(x, y)
                 for f in self.fields}
@@ -318,7 +297,7 @@ class _ReactionDiffusionFamily(Problem):
     def solve(self, config, params: dict[str, float], initial_state: dict[str, np.ndarray], *,
               source: Source | None = None) -> Trajectory:
         """Integrate from `initial_state` (field -> (n+1, n+1)); `source` (verification only) returns f_s(x, y, t)."""
-        self._check_config(config)
+        self.check_config(config)
         params = self.check_parameters(params)
         u0 = self._check_initial_state(config, initial_state)  # (S, n+1, n+1)
         space = unit_square_p1(config.resolution)
@@ -332,18 +311,7 @@ class _ReactionDiffusionFamily(Problem):
 
     def coarsen(self, config, factor: int):
         """resolution / factor and substeps / factor: h and Δt both grow by `factor`, the frame times stay."""
-        self._check_config(config)
-        check_positive_int("factor", factor)
-        for name in ("resolution", "substeps"):
-            value = getattr(config, name)
-            if value % factor:
-                raise SurrolabError(f"cannot coarsen by factor={factor}: {name}={value} is not divisible by it")
-        return dataclasses.replace(config, resolution=config.resolution // factor,
-                                   substeps=config.substeps // factor)
-
-    def _check_config(self, config) -> None:
-        if not isinstance(config, self.Config):
-            raise SurrolabError(f"problem {self.name!r} needs a {self.Config.__name__}, got {type(config).__name__}")
+        return dataclasses.replace(config, **self.divided(config, factor, ("resolution", "substeps")))
 
     def _check_initial_state(self, config, initial_state: dict[str, np.ndarray]) -> np.ndarray:
         names = [f.name for f in self.fields]

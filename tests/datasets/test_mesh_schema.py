@@ -12,7 +12,7 @@ from surrolab.datasets import schema
 from surrolab.datasets.dummy import MESH_RADII, tiny_mesh_description, tiny_mesh_fields, write_tiny, write_tiny_mesh
 from surrolab.datasets.interpolate import grid_interpolation, mesh_to_grid
 from surrolab.errors import SurrolabError
-from surrolab.solvers.problem import Problem
+from surrolab.solvers.problem import FrameSchedule, Problem
 from surrolab.solvers.trajectory import MeshGeometry, Trajectory
 
 CENTRE = np.array([0.3, 0.2])  # of the cylinder in `write_tiny_mesh`
@@ -197,7 +197,7 @@ class CylinderChannelFields(Problem):
     geometry_type = "mesh"
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(FrameSchedule):
         t_end: float = 1.0
         n_frames: int = 3
 
@@ -211,8 +211,7 @@ class CylinderChannelFields(Problem):
         from surrolab.meshes.geometries import cylinder_channel
 
         mesh = cylinder_channel(length=1.0, center=(0.3, 0.2), radius=params["radius"], h=0.1).mesh_geometry()
-        times = np.linspace(0.0, config.t_end, config.n_frames)
-        return Trajectory(times=times, fields=tiny_mesh_fields(mesh.points, times), geometry=mesh)
+        return Trajectory(times=config.times, fields=tiny_mesh_fields(mesh.points, config.times), geometry=mesh)
 
 
 def test_generation_writes_mesh_datasets_with_statistics_of_the_fluid(tmp_path):
