@@ -12,7 +12,7 @@ from surrolab.errors import SurrolabError
 PROBLEMS = {
     "heat": "surrolab.solvers.fem.diffusion_reaction:HeatProblem",
     "diffusion_reaction": "surrolab.solvers.fem.diffusion_reaction:DiffusionReactionProblem",
-    "cavity": "surrolab.solvers.fem.cfd_problems:CavityProblem",
+    "cavity": "surrolab.solvers.fem.cavity:CavityProblem",
 }
 
 MODELS = {

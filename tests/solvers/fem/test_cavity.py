@@ -10,7 +10,8 @@ from surrolab.datasets.generate import generate
 from surrolab.errors import SurrolabError
 from surrolab.registry import get_problem
 from surrolab.meshes.geometries import cavity
-from surrolab.solvers.fem.cfd_problems import CavityProblem, _vertex_dofs, lid_ramp
+from surrolab.solvers.fem.cavity import CavityProblem
+from surrolab.solvers.fem.flow_family import ramp as lid_ramp, vertex_dofs as _vertex_dofs
 from surrolab.solvers.fem.navier_stokes import NavierStokesSolver, VelocityBC
 from surrolab.solvers.fem.reference_flows import GHIA_X, GHIA_Y, LidDrivenCavity
 from surrolab.solvers.trajectory import MeshGeometry
