@@ -51,9 +51,19 @@ def solve_sample(problem: Problem, config, seed: int, index: int) -> schema.Samp
     rng = np.random.default_rng([seed, index])
     params = problem.sample_parameters(rng)
     initial = problem.initial_state(config, rng)
+    where = f"sample {index} of problem {problem.name!r} (seed {seed}; " + \
+        ", ".join(f"{k}={v:.6g}" for k, v in params.items()) + ")"
     start = time.perf_counter()
-    trajectory = problem.solve(config, params, initial)
+    try:
+        trajectory = problem.solve(config, params, initial)
+    except SurrolabError as error:
+        raise SurrolabError(f"{where} failed: {error}") from error
+    except Exception as error:  # a solver library's own failure (PETSc, gmsh, ...): still name the sample
+        raise SurrolabError(f"{where} failed: {type(error).__name__}: {error}") from error
     wall = time.perf_counter() - start
+    bad = [name for name, values in trajectory.fields.items() if not np.all(np.isfinite(values))]
+    if bad:  # never write NaN fields into a dataset
+        raise SurrolabError(f"{where} produced non-finite values in {bad}; nothing was written for it")
     mesh = trajectory.geometry if isinstance(trajectory.geometry, MeshGeometry) else None
     return schema.Sample(seed=index, parameters=params, fields=trajectory.fields, wall_time=wall,
                          diagnostics=trajectory.diagnostics, mesh=mesh)

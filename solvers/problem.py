@@ -89,6 +89,9 @@ class Problem(ABC):
     # "mesh": `solve` returns fields on a MeshGeometry, which the dataset stores on the mesh and, interpolated,
     # on `grid(config)`
     geometry_type: ClassVar[str] = "grid"
+    # named sets of settings (CLI `--preset`): "demo" small enough for the demo and CI, "large" for real use;
+    # the Config's defaults are the "default" preset
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     # -- parameters -------------------------------------------------------------------------------
     @classmethod
@@ -116,13 +119,22 @@ class Problem(ABC):
         return {p.name: float(rng.uniform(p.low, p.high)) for p in cls.parameters}
 
     @classmethod
-    def make_config(cls, **overrides: Any):
-        """Build the typed config, failing on unknown keys with the list of known ones."""
+    def make_config(cls, preset: str | None = None, **overrides: Any):
+        """Build the typed config from a preset (None or "default": the Config's defaults) and overrides,
+        failing on unknown keys with the list of known ones."""
         names = {f.name for f in dataclasses.fields(cls.Config)}
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise SurrolabError(f"unknown setting(s) {unknown} for problem {cls.name!r}; allowed: {sorted(names)}")
-        return cls.Config(**overrides)
+        if preset not in (None, "default") and preset not in cls.presets:
+            raise SurrolabError(f"preset={preset!r} is not allowed for problem {cls.name!r}; "
+                                f"choose one of {sorted({'default', *cls.presets})}")
+        return cls.Config(**{**cls.presets.get(preset, {}), **overrides})
+
+    @classmethod
+    def resolution_settings(cls, resolution: int) -> dict[str, Any]:
+        """The settings that CLI `--resolution N` stands for (grid problems: cells per side)."""
+        return {"resolution": resolution}
 
     # -- numerics ---------------------------------------------------------------------------------
     @abstractmethod

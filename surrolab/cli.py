@@ -49,11 +49,11 @@ def _comm():
     return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
 
 
-def _problem_config(problem, resolution: int | None, settings: list[str]):
+def _problem_config(problem, resolution: int | None, settings: list[str], preset: str | None = None):
     overrides = _parse_settings(settings, _config_defaults(problem.Config), f"{problem.name} problem")
     if resolution is not None:
-        overrides["resolution"] = resolution
-    return problem.make_config(**overrides)
+        overrides = {**problem.resolution_settings(resolution), **overrides}
+    return problem.make_config(preset, **overrides)
 
 
 # -- verbs ------------------------------------------------------------------------------------------
@@ -65,7 +65,7 @@ def cmd_generate(args) -> None:
     from surrolab.registry import get_problem
 
     problem = get_problem(args.problem)
-    config = _problem_config(problem, args.resolution, args.set)
+    config = _problem_config(problem, args.resolution, args.set, args.preset)
     splits = SplitSpec(val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        heldout_parameter=args.heldout_parameter, heldout_fraction=args.heldout_fraction,
                        seed=args.seed)
@@ -182,8 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=8, help="number of trajectories (default 8)")
     p.add_argument("--out", help="output .h5 (default data/<problem>.h5); an .xdmf is written beside it")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resolution", type=int, help="cells per side of the mesh")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="other problem settings (t_end=...)")
+    p.add_argument("--resolution", type=int,
+                   help="cells per side of the grid (grid problems) or per metre of the mesh (flow families)")
+    p.add_argument("--preset", help="a named set of settings: demo (small), default, large")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="other problem settings (t_end=...); they override the preset")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--test-fraction", type=float, default=0.1)
     p.add_argument("--heldout-parameter", default=None,

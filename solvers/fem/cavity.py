@@ -72,6 +72,8 @@ class CavityProblem(FlowFamily):
         BoundaryCondition(boundary="walls", kind="dirichlet", value=0.0, fields=("velocity",)),
     )  # the lid's value is the sample's parameter lid_speed (tangential), hence NaN here
     Config = CavityConfig
+    presets = {"demo": {"h": 0.1, "t_end": 2.0, "n_frames": 11, "substeps": 4, "grid_resolution": 32},
+               "large": {"h": 0.025, "t_end": 10.0, "n_frames": 101, "substeps": 4, "grid_resolution": 128}}
 
     @staticmethod
     def reynolds(params: dict[str, float]) -> float:

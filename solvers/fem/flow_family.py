@@ -115,6 +115,12 @@ class FlowFamily(Problem):
         """((x0, x1), (y0, y1)), a box that contains the fluid of every geometry in the sampling ranges."""
 
     # -- shared ---------------------------------------------------------------------------------
+    @classmethod
+    def resolution_settings(cls, resolution: int) -> dict:
+        """`--resolution N`: mesh size h = 1/N m (N cells per metre, before local refinement)."""
+        check_positive_int("resolution", resolution)
+        return {"h": 1.0 / resolution}
+
     def grid(self, config) -> GridGeometry:
         """`extent()` with `grid_resolution` cells per metre along each axis (at least 2)."""
         self.check_config(config)

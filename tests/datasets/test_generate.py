@@ -78,3 +78,34 @@ def test_generation_over_two_mpi_ranks_equals_the_serial_run(tmp_path):
     for key in a:
         if key != "samples/wall_time":
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_diverging_sample_stops_with_its_name_and_parameters_and_writes_nothing(tmp_path):
+    """A solver that blows up (here: made to return NaN, or to fail inside) names the sample and its parameters;
+    no part and no dataset hold its NaN fields."""
+    import pytest
+
+    from surrolab.datasets.generate import generate
+    from surrolab.errors import SurrolabError
+    from surrolab.solvers.fem.diffusion_reaction import HeatProblem
+
+    class Diverging(HeatProblem):
+        def solve(self, config, params, initial_state):
+            trajectory = super().solve(config, params, initial_state)
+            trajectory.fields["temperature"][-1, 0, 0] = np.nan
+            return trajectory
+
+    class Failing(HeatProblem):
+        def solve(self, config, params, initial_state):
+            raise ArithmeticError("Newton did not converge")
+
+    config = HeatProblem.make_config(resolution=4, n_frames=3, substeps=1)
+    for problem, needles in ((Diverging(), ["non-finite", "['temperature']"]),
+                             (Failing(), ["ArithmeticError: Newton did not converge"])):
+        out = tmp_path / f"{type(problem).__name__}.h5"
+        with pytest.raises(SurrolabError) as error:
+            generate(problem, config, 2, out, seed=3)
+        message = str(error.value)
+        for needle in ["sample 0", "'heat'", "seed 3", "diffusivity=", *needles]:
+            assert needle in message, message
+        assert not out.exists() and not list(out.with_name(out.name + ".parts").glob("sample_*"))

@@ -39,12 +39,26 @@ def one_line_error(code, err, *needles):
     (["generate", "heat", "--set", "t_end=-1"], ["t_end=-1"]),
     (["generate", "heat", "--set", "viscosity=2"], ["unknown heat problem setting 'viscosity'", "resolution"]),
     (["train", "transformer", "--data", "x.h5"], ["unknown model 'transformer'", "fno"]),
+    (["generate", "cavity", "--preset", "huge"], ["preset='huge'", "default", "demo", "large"]),
+    (["generate", "cavity", "--resolution", "0"], ["resolution=0"]),
 ])
 def test_bad_arguments_fail_in_one_line_and_write_nothing(tmp_path, args, needles, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = main(args)
     one_line_error(code, capsys.readouterr().err, *needles)
     assert not list(tmp_path.rglob("*.h5"))
+
+
+def test_presets_and_resolution_build_the_config_and_settings_override_them():
+    from surrolab.cli import _problem_config
+    from surrolab.registry import get_problem
+
+    cavity = get_problem("cavity")
+    assert _problem_config(cavity, None, [], "demo") == cavity.Config(**cavity.presets["demo"])
+    assert _problem_config(cavity, 40, [], None).h == 1 / 40  # flow families: cells per metre
+    config = _problem_config(cavity, 40, ["h=0.2", "n_frames=3"], "demo")
+    assert (config.h, config.n_frames, config.t_end) == (0.2, 3, cavity.presets["demo"]["t_end"])
+    assert _problem_config(get_problem("heat"), 16, [], None).resolution == 16
 
 
 def test_parameters_outside_their_physical_range_are_refused():
