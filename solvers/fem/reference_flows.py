@@ -257,15 +257,18 @@ class PlanePoiseuille:
 # musubi (apes) test suite, testsuite/validation/FlowAroundCylinder2D_Bench/validation/Re20/Re20_data.txt
 # quotes Δp ∈ [0.1172, 0.1176] for 2D-1, and .../Re100/acousticScaling/Re100_data_acousticScaling.txt
 # quotes St ∈ [0.2950, 0.3050] and Δp ∈ [2.4600, 2.5000] for 2D-2. The c_D and c_L intervals
-# (2D-1: [5.57, 5.59], [0.0104, 0.0110]; 2D-2: c_D,max ∈ [3.22, 3.24], c_L,max ∈ [0.99, 1.01]) are the
-# widely quoted ones, consistent with the high-precision values below, but were not found in a transcription
-# during this work: *unverified* against the paper's own table.
+# (2D-1: [5.57, 5.59], [0.0104, 0.0110]; 2D-2: c_D,max ∈ [3.22, 3.24], c_L,max ∈ [0.99, 1.01]) were then
+# found quoted identically, with the Δp and St intervals above, in two further independent public codes (an
+# LBM cylinder test and a Python validation module, located by exact-string search; the search tool did not
+# name their repositories), one of which also prints John's c_D = 5.57953523384, c_L = 0.010618948146 and
+# Δp = 0.11752016697. So every interval is corroborated by independent transcriptions, none of them the
+# paper's own table, which we could not read here.
 #
 # High-precision values, printed beside the bounds: 2D-1 from V. John, "Higher order finite element methods
 # and multigrid solvers in a benchmark problem for the 3D Navier–Stokes equations", Int. J. Numer. Methods
 # Fluids 40 (2002) 775–798, and the FeatFlow benchmark pages (c_D = 5.579535, c_L = 0.010619, Δp = 0.11752);
-# 2D-2 from the FeatFlow pages (c_D,max = 3.22799, c_L,max = 1.00236, St = 0.300, Δp ≈ 2.48). Also unverified
-# digit by digit here.
+# 2D-2 from the FeatFlow pages (c_D,max = 3.22799, c_L,max = 1.00236, St = 0.300, Δp ≈ 2.48), not checked digit by
+# digit here.
 
 @dataclass(frozen=True)
 class Interval:
