@@ -30,6 +30,11 @@ def summary(path) -> str:
         lines.append("  boundary conditions: " + ", ".join(f"{b.kind} on {b.boundary}" for b in d.boundary_conditions))
         lines.append("  splits: " + ", ".join(f"{k} {len(v)}" for k, v in f.get("splits", {}).items()))
         lines.append(f"  solver wall time: {wall.sum():.2f} s total, {np.mean(wall):.3f} s per sample")
+        diagnostics = sorted(k for k in f["samples"] if k not in ("wall_time", "seed"))
+        if diagnostics:  # per-sample checks the solver stored (divergence, mass balance, dofs, ...)
+            lines.append("  per-sample diagnostics (min .. max): " + ", ".join(
+                f"{k} {np.nanmin(f['samples'][k][()]):.3g} .. {np.nanmax(f['samples'][k][()]):.3g}"
+                for k in diagnostics))
         lines.append(f"  config: {prov.get('problem_config', '{}')}")
         lines.append(f"  git {prov.get('git_revision', '?')}, seed {prov.get('seed', '?')}, "
                      f"packages {json.loads(prov.get('packages', '{}')).get('dolfinx-solver-real', '?')} dolfinx")

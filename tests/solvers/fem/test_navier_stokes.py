@@ -10,28 +10,12 @@ import dolfinx.fem
 import numpy as np
 import pytest
 import ufl
-from petsc4py import PETSc
 
+from surrolab.benchmarks.ns_validation import fitted_order, l2_errors
 from surrolab.errors import SurrolabError
 from surrolab.solvers.fem.navier_stokes import NavierStokesSolver, VelocityBC, unit_square_mesh
 from surrolab.solvers.fem.reference_flows import (GHIA_SUSPECT, GHIA_U, GHIA_V, GHIA_X, GHIA_Y, LidDrivenCavity,
                                                   PlanePoiseuille, PulsatingTaylorGreen, TaylorGreenVortex)
-
-
-def l2_errors(solver: NavierStokesSolver, state, reference) -> tuple[float, float]:
-    """(‖u_h − u‖_L2, ‖p_h − p‖_L2) at state.t, the exact fields as UFL expressions, degree-8 quadrature."""
-    u_h, p_h = solver.functions(state)
-    x = ufl.SpatialCoordinate(solver.mesh)
-    t = dolfinx.fem.Constant(solver.mesh, PETSc.ScalarType(state.t))
-    u = ufl.as_vector(reference.velocity(x[0], x[1], t, xp=ufl))
-    p = reference.pressure(x[0], x[1], t, xp=ufl)
-    dx = ufl.dx(metadata={"quadrature_degree": 8})
-    return (math.sqrt(dolfinx.fem.assemble_scalar(dolfinx.fem.form(ufl.inner(u_h - u, u_h - u) * dx))),
-            math.sqrt(dolfinx.fem.assemble_scalar(dolfinx.fem.form((p_h - p) ** 2 * dx))))
-
-
-def fitted_order(steps, errors) -> float:
-    return float(np.polyfit(np.log(steps), np.log(errors), 1)[0])
 
 
 def gradient_l2(solver: NavierStokesSolver, state, weight=1.0) -> float:
