@@ -48,8 +48,10 @@ def test_mesh_size_is_honoured_and_the_cylinder_is_refined():
     assert fine.mesh.topology.index_map(2).size_local > 3 * coarse.mesh.topology.index_map(2).size_local
     domain = g.cylinder_channel(h=0.04)
     x = domain.mesh.geometry.x
-    domain.mesh.topology.create_connectivity(1, 0)
-    edges = domain.mesh.topology.connectivity(1, 0).array.reshape(-1, 2)
+    domain.mesh.topology.create_entities(1)
+    n_edges = domain.mesh.topology.index_map(1).size_local
+    # geometry nodes of each edge (topology vertex numbers need not index geometry.x)
+    edges = dolfinx.mesh.entities_to_geometry(domain.mesh, 1, np.arange(n_edges, dtype=np.int32))
     lengths = np.linalg.norm(x[edges[:, 0]] - x[edges[:, 1]], axis=1)
     midpoints = 0.5 * (x[edges[:, 0]] + x[edges[:, 1]])
     near = np.linalg.norm(midpoints[:, :2] - [0.2, 0.2], axis=1) < 0.06
