@@ -29,22 +29,62 @@ def markdown(report: dict) -> str:
     for s in report["solvers"]:
         if s["error_curve"]:
             lines.append(f"| {s['label']} | {s['rollout_rel_l2']:.3e} | {s['seconds_per_trajectory']:.4f} |")
-        else:
-            lines.append(f"| {s['label']} | diverged (time step past the stability limit) | n/a |")
+        else:  # refused (not divisible, mesh too coarse) or diverged; older reports carry no note
+            note = s.get("note") or "diverged (time step past the stability limit)"
+            lines.append(f"| {s['label']} | {note.replace('|', '/')} | n/a |")
+    lines += _per_field(report)
     lines += ["", "Speed-up = solver s/trajectory / surrogate s/trajectory, both timed here after a warm-up, one "
               "trajectory at a time. The full solver's error is its re-run against the stored data (float32 "
               "storage). Break-even = (data-generation solve time "
               f"{report['generation_seconds']:.1f} s + training time) / time saved per query."]
+    if report.get("geometry_type") == "mesh":
+        lines.append(f"\nErrors count only the grid nodes inside each sample's fluid "
+                     f"({100 * report['fluid_fraction']:.0f}% of the grid here); the solver runs on meshes are "
+                     "interpolated onto the grid as the dataset writer does it.")
+    for m in report["models"]:
+        if m.get("divergence"):
+            d = m["divergence"]
+            lines.append(f"\nDivergence of the velocity, RMS of div u / RMS of |grad u| over the interior fluid "
+                         f"nodes (central differences on the grid): {m['label']} {d['prediction']:.2e}, solver data "
+                         f"{d['truth']:.2e} (the data's value is what this check reads on the solver's solenoidal "
+                         "field).")
     for m in report["models"]:
         for name, d in m.get("conservation", {}).items():
             lines.append(f"\nConserved integral of `{name}`, largest drift over the rollout (relative): "
                          f"{m['label']} {d['prediction']:.2e}, solver data {d['truth']:.2e}.")
     if report["models"]:
         names = list(report["models"][0]["metrics"])
-        lines += ["", "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += ["", "Metrics over the rollout, mean over the fields:", "",
+                  "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for m in report["models"]:
             lines.append(f"| {m['label']} | " + " | ".join(f"{m['metrics'][k]:.3e}" for k in names) + " |")
+        if len(report.get("fields", {})) > 1 or any(f["order"] for f in report.get("fields", {}).values()):
+            lines += ["", "The same per field:", "", "| model | field | " + " | ".join(names) + " |",
+                      "|---|---|" + "---|" * len(names)]
+            for m in report["models"]:
+                for field, values in m.get("field_metrics", {}).items():
+                    lines.append(f"| {m['label']} | {field} | " + " | ".join(f"{values[k]:.3e}" for k in names) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _per_field(report: dict) -> list[str]:
+    """Rollout relative L2 of every model and solver run per field (a vector over all its components)."""
+    fields = report.get("fields", {})
+    if not fields:  # a report from before per-field errors
+        return []
+    names = list(fields)
+    described = [f"{n} ({'vector, ' if fields[n]['order'] == 1 else ''}{fields[n]['units']})" for n in names]
+    lines = ["", "Rollout relative L2 per field (a vector field over all its components; the headline numbers "
+             "above are the mean over the fields):", "",
+             "| run | " + " | ".join(described) + " |", "|---|" + "---|" * len(names)]
+    for m in report["models"]:
+        for label, errors in ((f"{m['label']} ({m['model']})", m["field_rel_l2"]),
+                              (f"{m['label']}, one step", m["field_one_step_rel_l2"])):
+            lines.append(f"| {label} | " + " | ".join(f"{errors[n]:.3e}" for n in names) + " |")
+    for s in report["solvers"]:
+        if s.get("field_rel_l2"):
+            lines.append(f"| {s['label']} | " + " | ".join(f"{s['field_rel_l2'][n]:.3e}" for n in names) + " |")
+    return lines
 
 
 def plot_error_curves(report: dict, path: Path) -> Path:

@@ -2,6 +2,11 @@
 
 The model sees its own predictions after the first `history` frames, which come from the solver.
 A model with horizon h advances h frames per call; the last call's surplus frames are dropped.
+
+On a mesh dataset's grid part the nodes outside a sample's domain (inside an obstacle, beyond a smaller
+cavity) hold no solution: the data store 0 there. Given that sample's `mask`, every predicted frame is set
+to 0 outside it before the model sees it again, as in the data it was trained on. The mask is part of the
+sample's geometry, which a query knows as the solver does; it is not read from the answer.
 """
 from __future__ import annotations
 
@@ -12,19 +17,25 @@ from surrolab.surrogates.base import GridSurrogate, Normalizer
 
 @torch.no_grad()
 def rollout(model: GridSurrogate, normalizer: Normalizer, initial_frames: torch.Tensor, parameters: torch.Tensor,
-            n_frames: int) -> torch.Tensor:
-    """initial_frames: (B, history, C, *spatial), physical; parameters: (B, P), physical.
+            n_frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """initial_frames: (B, history, C, *spatial), physical; parameters: (B, P), physical;
+    mask: None, or bool broadcastable to (B, 1, 1, *spatial), True where the domain is.
 
-    Returns (B, n_frames, C, *spatial) physical: the `history` given frames followed by the predicted ones.
+    Returns (B, n_frames, C, *spatial) physical: the `history` given frames followed by the predicted ones
+    (0 outside `mask`).
     """
     n_spatial = initial_frames.ndim - 3
     frames = normalizer.encode_fields(initial_frames, n_spatial)
     params = normalizer.encode_parameters(parameters)
+    if mask is not None:  # physical 0 outside the domain, in the model's normalised units: (1, 1, C, 1, ...)
+        outside = normalizer.encode_fields(torch.zeros_like(frames[:1, :1, :, *(slice(0, 1),) * n_spatial]), n_spatial)
     out = [frames]
     produced = frames.shape[1]
     while produced < n_frames:
         window = torch.cat(out, dim=1)[:, -model.history:]  # (B, history, C, *spatial)
         nxt = model(window, params)  # (B, horizon, C, *spatial)
+        if mask is not None:
+            nxt = torch.where(mask, nxt, outside)
         out.append(nxt)
         produced += nxt.shape[1]
     return normalizer.decode_fields(torch.cat(out, dim=1)[:, :n_frames], n_spatial)

@@ -194,3 +194,108 @@ def test_integral_drift_sees_a_change_of_the_integral_and_not_of_the_shape():
     np.testing.assert_allclose(integral_drift(frames, (x, x)), 0.0, atol=1e-12)
     grown = np.stack([frames[0], 1.05 * frames[0], 0.9 * frames[0]])[None]  # leading axis kept
     np.testing.assert_allclose(integral_drift(grown, (x, x)), [0.1], rtol=1e-12)
+
+
+# -- masks, vector fields and the divergence check ------------------------------------------------------
+def _disk(n):
+    """A disk of radius 0.4 in the unit square on an n x n node grid: a domain that is not the whole grid."""
+    x = np.linspace(0.0, 1.0, n)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    return (X - 0.5) ** 2 + (Y - 0.5) ** 2 < 0.4**2
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_masked_metrics_see_only_the_nodes_inside(name):
+    inside = _disk(24)
+    true, pred = RNG.normal(size=(3, 24, 24)), RNG.normal(size=(3, 24, 24))
+    masked = METRICS[name](pred, true, n_spatial=2, mask=inside)
+    # the same metric on the inside nodes alone, as a 1D field
+    np.testing.assert_allclose(masked, METRICS[name](pred[:, inside], true[:, inside], n_spatial=1), rtol=1e-12)
+    garbage = pred.copy()
+    garbage[:, ~inside] = 1e6  # whatever a surrogate writes outside the domain
+    np.testing.assert_array_equal(METRICS[name](garbage, true, n_spatial=2, mask=inside), masked)
+    assert np.all(METRICS[name](garbage, true, n_spatial=2) > 10 * masked)  # unmasked, the garbage counts
+
+
+def test_a_mask_per_sample_broadcasts_over_time():
+    masks = np.stack([_disk(16), np.ones((16, 16), dtype=bool)])  # (batch, *spatial)
+    true, pred = RNG.normal(size=(2, 5, 16, 16)), RNG.normal(size=(2, 5, 16, 16))  # (batch, time, *spatial)
+    out = rmse(pred, true, n_spatial=2, mask=masks[:, None])
+    assert out.shape == (2, 5)
+    np.testing.assert_allclose(out[0], rmse(pred[0][:, masks[0]], true[0][:, masks[0]], n_spatial=1), rtol=1e-12)
+    np.testing.assert_allclose(out[1], rmse(pred[1], true[1], n_spatial=2), rtol=1e-12)
+    with pytest.raises(SurrolabError, match="without any node"):
+        rmse(pred, true, n_spatial=2, mask=np.zeros((16, 16), dtype=bool))
+
+
+def test_masked_fourier_bands_still_add_up_to_the_masked_rmse():
+    inside = _disk(32)
+    true, pred = RNG.normal(size=(2, 32, 32)), RNG.normal(size=(2, 32, 32))
+    bands = fourier_band_rmse(pred, true, n_spatial=2, mask=inside)
+    np.testing.assert_allclose(sum(v**2 for v in bands.values()), rmse(pred, true, n_spatial=2, mask=inside) ** 2,
+                               rtol=1e-12)
+    garbage = pred.copy()
+    garbage[:, ~inside] = -50.0
+    for name, value in fourier_band_rmse(garbage, true, n_spatial=2, mask=inside).items():
+        np.testing.assert_allclose(value, bands[name], rtol=1e-12, err_msg=name)
+
+
+def test_a_vector_is_scored_by_its_error_vector_and_rotations_do_not_change_that():
+    true, pred = RNG.normal(size=(4, 2, 20, 20)), RNG.normal(size=(4, 2, 20, 20))  # (batch, component, *spatial)
+    e2 = ((pred - true) ** 2).sum(axis=1)  # |e|^2 at every node
+    np.testing.assert_allclose(rmse(pred, true, n_spatial=2, component_axis=1), np.sqrt(e2.mean(axis=(1, 2))))
+    np.testing.assert_allclose(max_error(pred, true, n_spatial=2, component_axis=1), np.sqrt(e2.max(axis=(1, 2))))
+    np.testing.assert_allclose(relative_l2(pred, true, n_spatial=2, component_axis=1),
+                               np.sqrt(e2.sum(axis=(1, 2)) / (true**2).sum(axis=(1, 2, 3))))
+    theta = 0.7  # the same rotation of both vector fields (a rotated frame of reference)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    turned = [np.einsum("ij,bj...->bi...", rot, a) for a in (pred, true)]
+    inside = _disk(20)
+    for name, metric in METRICS.items():
+        np.testing.assert_allclose(metric(*turned, n_spatial=2, component_axis=1, mask=inside),
+                                   metric(pred, true, n_spatial=2, component_axis=1, mask=inside), rtol=1e-10,
+                                   err_msg=name)
+    # per component the numbers do change under the rotation: the combination is what is invariant
+    assert not np.allclose(rmse(*turned, n_spatial=2), rmse(pred, true, n_spatial=2))
+    # one component alone is the scalar metric
+    np.testing.assert_allclose(vrmse(pred[:, :1], true[:, :1], n_spatial=2, component_axis=1),
+                               vrmse(pred[:, 0], true[:, 0], n_spatial=2), rtol=1e-12)
+
+
+def test_component_axis_must_be_a_leading_axis():
+    with pytest.raises(SurrolabError, match="component_axis"):
+        rmse(np.zeros((2, 8, 8)), np.zeros((2, 8, 8)), n_spatial=2, component_axis=1)
+
+
+def test_mask_boundary_of_the_whole_grid_is_the_domain_boundary_and_of_a_disk_its_rim():
+    for shape in ((7,), (6, 9), (4, 5, 6)):
+        np.testing.assert_array_equal(metrics.mask_boundary(np.ones(shape, dtype=bool), len(shape)),
+                                      domain_boundary_mask(shape))
+    inside = _disk(21)
+    rim, interior = metrics.mask_boundary(inside, 2), metrics.mask_interior(inside, 2)
+    assert not (rim & interior).any() and np.array_equal(rim | interior, inside)
+    padded = np.pad(inside, 1)
+    for i, j in zip(*np.nonzero(inside)):
+        neighbours = [padded[i, j + 1], padded[i + 2, j + 1], padded[i + 1, j], padded[i + 1, j + 2]]
+        assert rim[i, j] == (not all(neighbours))
+
+
+def test_divergence_check_is_zero_for_a_solenoidal_field_and_large_otherwise():
+    n = 41
+    x = np.linspace(0.0, 1.0, n)
+    h = x[1] - x[0]
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    inside = _disk(n)
+    # Taylor-Green cell: div u = 0 exactly, and the central differences cancel exactly too
+    solenoidal = np.stack([np.sin(np.pi * X) * np.cos(np.pi * Y), -np.cos(np.pi * X) * np.sin(np.pi * Y)])
+    solenoidal[:, ~inside] = RNG.normal(size=(2, (~inside).sum()))  # garbage outside the domain is never read
+    grad = metrics.gradient_rms(solenoidal, (h, h), inside)
+    assert grad > 1.0  # |grad u| ~ pi: the scale the divergence is judged against
+    assert metrics.divergence_rms(solenoidal, (h, h), inside) / grad < 1e-12
+    # a source flow u = (x, y) - c: div u = 2 everywhere, |grad u| = sqrt(2)
+    source = np.stack([X - 0.5, Y - 0.5])
+    np.testing.assert_allclose(metrics.divergence_rms(source, (h, h), inside), 2.0, rtol=1e-12)
+    np.testing.assert_allclose(metrics.gradient_rms(source, (h, h), inside), np.sqrt(2.0), rtol=1e-12)
+    # leading axes: (time, component, *spatial) with the mask broadcast
+    frames = np.stack([solenoidal, source, 3 * source])
+    np.testing.assert_allclose(metrics.divergence_rms(frames, (h, h), inside), [0.0, 2.0, 6.0], atol=1e-12)
