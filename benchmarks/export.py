@@ -28,12 +28,14 @@ def export_sample(data: str | os.PathLike, sample: int, runs: list[str | os.Path
             raise SurrolabError(f"sample={sample} is out of range: the dataset has samples 0..{n - 1}")
         truth = schema.read_fields(f, description, [sample])  # (1, T, C, *spatial)
         params = schema.read_parameters(f, description, [sample])
+        inside = schema.read_mask(f, [sample])  # (1, *spatial): all True on a grid dataset
     series = {f"{c}_truth": truth[0, :, i] for i, c in enumerate(description.channel_names)}
     for run in runs:
         model, normalizer = model_from_checkpoint(load_checkpoint(run), description)
         label = Path(run).name
+        mask = torch.as_tensor(inside)[:, None, None] if description.geometry_type == "mesh" else None
         pred = rollout(model, normalizer, torch.as_tensor(truth[:, : model.history]),
-                       torch.as_tensor(params, dtype=torch.float32), truth.shape[1]).numpy()
+                       torch.as_tensor(params, dtype=torch.float32), truth.shape[1], mask=mask).numpy()
         for i, c in enumerate(description.channel_names):
             series[f"{c}_{label}"] = pred[0, :, i]
             series[f"{c}_{label}_error"] = pred[0, :, i] - truth[0, :, i]

@@ -11,14 +11,17 @@ from torch.utils.data import Dataset
 
 
 class FrameWindows(Dataset):
-    """Items: dict(frames=(history, C, *spatial), parameters=(P,), targets=(horizon, C, *spatial)).
+    """Items: dict(frames=(history, C, *spatial), parameters=(P,), targets=(horizon, C, *spatial)),
+    and mask=(1, 1, *spatial) float (1 inside the sample's domain) when a `mask` is given.
 
-    `fields`: (n_samples, n_times, C, *spatial) physical values; `parameters`: (n_samples, P).
+    `fields`: (n_samples, n_times, C, *spatial) physical values; `parameters`: (n_samples, P);
+    `mask`: None, or (n_samples, *spatial) bool, a mesh dataset's fluid mask (`schema.read_mask`): the grid
+    nodes outside hold no solution, so the training loss leaves them out (`training.Hooks.loss`).
     The windows are normalised by `normalizer` (a `surrogates.base.Normalizer`) when given.
     """
 
     def __init__(self, fields: np.ndarray, parameters: np.ndarray, history: int, horizon: int = 1,
-                 normalizer=None):
+                 normalizer=None, mask: np.ndarray | None = None):
         n_samples, n_times = fields.shape[:2]
         if n_times < history + horizon:
             raise ValueError(f"{n_times} frames cannot hold history={history} plus horizon={horizon}")
@@ -28,6 +31,12 @@ class FrameWindows(Dataset):
             fields_t = normalizer.encode_fields(fields_t, fields.ndim - 3)
             params_t = normalizer.encode_parameters(params_t)
         self.fields, self.parameters = fields_t, params_t
+        self.mask = None
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (n_samples, *fields.shape[3:]):
+                raise ValueError(f"mask has shape {mask.shape}; the fields need {(n_samples, *fields.shape[3:])}")
+            self.mask = torch.as_tensor(mask, dtype=torch.float32)[:, None, None]  # (S, 1, 1, *spatial)
         self.history, self.horizon = history, horizon
         self.per_sample = n_times - history - horizon + 1
         self.n_samples = n_samples
@@ -38,5 +47,8 @@ class FrameWindows(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample, start = divmod(index, self.per_sample)
         stop = start + self.history
-        return {"frames": self.fields[sample, start:stop], "parameters": self.parameters[sample],
+        item = {"frames": self.fields[sample, start:stop], "parameters": self.parameters[sample],
                 "targets": self.fields[sample, stop:stop + self.horizon]}
+        if self.mask is not None:
+            item["mask"] = self.mask[sample]
+        return item

@@ -53,13 +53,24 @@ class TrainConfig:
         return torch.device(self.device)
 
 
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error over (B, horizon, C, *spatial); with a mask (B, 1, 1, *spatial), 1 inside the
+    domain, the mean over the nodes inside only (a mesh dataset's grid nodes outside hold no solution)."""
+    squared = (prediction - target) ** 2
+    if mask is None:
+        return torch.mean(squared)
+    weight = mask.expand_as(squared)
+    return (squared * weight).sum() / weight.sum().clamp_min(1.0)
+
+
 class Hooks:
-    """Default step: one-step mean squared error in normalised units. Subclass to change the step
-    (multi-step rollout losses, CAPE's teacher-forcing curriculum, frequency-space losses)."""
+    """Default step: one-step mean squared error in normalised units (inside the fluid for mesh datasets).
+    Subclass to change the step (multi-step rollout losses, CAPE's teacher-forcing curriculum,
+    frequency-space losses)."""
 
     def loss(self, model: GridSurrogate, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
         prediction = model(batch["frames"], batch["parameters"])
-        return torch.mean((prediction - batch["targets"]) ** 2)
+        return masked_mse(prediction, batch["targets"], batch.get("mask"))
 
     def on_epoch_end(self, epoch: int, row: dict) -> None:
         pass

@@ -112,10 +112,13 @@ def cmd_train(args) -> None:
         params_train = schema.read_parameters(f, description, train_idx)
         params_val = schema.read_parameters(f, description, val_idx)
         normalizer = Normalizer.from_dataset(f, description)
+        on_mesh = description.geometry_type == "mesh"  # the loss counts the grid nodes inside the fluid only
+        mask_train = schema.read_mask(f, train_idx) if on_mesh else None
+        mask_val = schema.read_mask(f, val_idx) if on_mesh and len(val_idx) else None
     torch.manual_seed(args.seed)
     model = build_model(args.model, description, history=args.history, **hyper)
-    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer)
-    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer)
+    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer, mask_train)
+    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer, mask_val)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.model}: {n_params:,} parameters; {len(train_set)} training windows, {len(val_set)} validation")
     bar = tqdm(total=config.epochs, desc=f"train {args.model}", unit="epoch")

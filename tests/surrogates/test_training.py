@@ -85,3 +85,26 @@ def test_bad_training_settings_name_the_field():
         TrainConfig(epochs=0)
     with pytest.raises(SurrolabError, match="device='tpu'"):
         TrainConfig(device="tpu")
+
+
+def test_the_loss_of_a_mesh_dataset_counts_only_the_nodes_inside_the_fluid():
+    """Grid nodes outside a sample's mesh hold no solution: whatever a model predicts there, the default
+    loss does not change, and inside it is the plain mean squared error over the inside nodes."""
+    from surrolab.surrogates.training import masked_mse
+
+    rng = np.random.default_rng(0)
+    fields = rng.normal(size=(2, 4, 3, 6, 5)).astype(np.float32)  # (S, T, C, x, y)
+    mask = np.ones((2, 6, 5), dtype=bool)
+    mask[0, 4:, :] = False
+    mask[1, :, :2] = False
+    windows = FrameWindows(fields, np.zeros((2, 1)), history=2, horizon=1, mask=mask)
+    batch = torch.utils.data.default_collate([windows[i] for i in range(len(windows))])
+    prediction = batch["targets"] + torch.as_tensor(rng.normal(size=batch["targets"].shape), dtype=torch.float32)
+    loss = masked_mse(prediction, batch["targets"], batch["mask"])
+    garbage = torch.where(batch["mask"].bool(), prediction, torch.full_like(prediction, 1e6))
+    assert masked_mse(garbage, batch["targets"], batch["mask"]) == loss
+    inside = batch["mask"].bool().expand_as(prediction)
+    assert loss == pytest.approx(float(((prediction - batch["targets"])[inside] ** 2).mean()), rel=1e-6)
+    assert masked_mse(prediction, batch["targets"]) != pytest.approx(float(loss))  # the mask matters here
+    with pytest.raises(ValueError, match="mask has shape"):
+        FrameWindows(fields, np.zeros((2, 1)), history=2, mask=mask[:, :5])
