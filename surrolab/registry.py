@@ -13,6 +13,9 @@ PROBLEMS = {
     "heat": "surrolab.solvers.fem.diffusion_reaction:HeatProblem",
     "diffusion_reaction": "surrolab.solvers.fem.diffusion_reaction:DiffusionReactionProblem",
     "cavity": "surrolab.solvers.fem.cavity:CavityProblem",
+    "tube": "surrolab.solvers.fem.tube:TubeProblem",
+    "dam": "surrolab.solvers.fem.dam:DamProblem",
+    "cylinder": "surrolab.solvers.fem.cylinder:CylinderProblem",
 }
 
 MODELS = {
