@@ -43,15 +43,28 @@ def hardware() -> str:
     except OSError:
         pass
     line = f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            line += f", GPU {torch.cuda.get_device_name(0)}"
+    # torch is asked only when something has imported it already: importing it here cost 2.4 s per
+    # `surrolab generate` (benchmarks/results/generation_throughput.md); the driver's files name a GPU as well
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        line += f", GPU {torch.cuda.get_device_name(0)}"
+    elif gpus := _nvidia_gpus():
+        line += f", GPU {gpus[0]}"
+    if torch is not None:
         line += f", torch threads {torch.get_num_threads()}"
-    except ImportError:
-        pass
     return line
+
+
+def _nvidia_gpus() -> list[str]:
+    """GPU models from the NVIDIA driver's /proc files (empty without the driver)."""
+    names = []
+    for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
+        try:
+            names += [line.split(":", 1)[1].strip() for line in info.read_text().splitlines()
+                      if line.startswith("Model:")]
+        except OSError:
+            pass
+    return names
 
 
 def provenance(**extra) -> dict:
