@@ -6,6 +6,10 @@ facet tag. Mesh size is a parameter (`h`, the largest edge length) and each geom
 flow needs it (around a cylinder, at a step's corner, towards a cavity's lid corners) through gmsh's
 distance-threshold size fields.
 
+Every builder takes a `comm` (default `MPI.COMM_SELF`: the whole mesh on this process). With a communicator
+of several ranks only its rank 0 describes and meshes the geometry in gmsh, and dolfinx distributes the
+cells over the ranks (`dolfinx.io.gmsh.model_to_mesh`, its default graph partitioner).
+
 The geometries are those of the benchmarks we validate against and of CFDBench's four problems
 (Luo et al., 2023): the DFG cylinder channel (Schäfer & Turek, 1996), a channel (tube), a channel with a
 barrier on its floor (dam), the backward-facing step, and the lid-driven cavity.
@@ -101,8 +105,14 @@ def _classify(surface: int, rules: dict[str, Callable[[np.ndarray], bool]]) -> d
     return groups
 
 
-def _to_dolfinx(surface: int, groups: dict[str, list[int]], h: float, comm: MPI.Comm,
-                refine: tuple[list[int], float, float] | None, parameters: dict) -> MeshedDomain:
+Model = tuple[int, dict[str, list[int]], tuple[list[int], float, float] | None]
+"""What a builder's gmsh description returns: the fluid surface, its boundary curves by name, and an optional
+refinement (curves, h_min, distance) for `_refine_near`."""
+
+
+def _mesh_model(surface: int, groups: dict[str, list[int]], refine: tuple[list[int], float, float] | None,
+                h: float) -> tuple[dict[str, int], tuple]:
+    """Name the groups, mesh the gmsh model; -> (boundary name -> tag, ((x0, x1), (y0, y1)))."""
     gmsh.model.addPhysicalGroup(2, [surface], tag=1, name="fluid")
     boundaries = {}
     for tag, (name, curves) in enumerate(groups.items(), start=1):
@@ -115,10 +125,29 @@ def _to_dolfinx(surface: int, groups: dict[str, list[int]], h: float, comm: MPI.
         _refine_near(curves, h_min, h, distance)
         gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
     gmsh.model.mesh.generate(2)
-    data = dolfinx.io.gmsh.model_to_mesh(gmsh.model, comm, 0, gdim=2)
     xmin, ymin, _, xmax, ymax, _ = gmsh.model.getBoundingBox(2, surface)
+    return boundaries, ((xmin, xmax), (ymin, ymax))
+
+
+def _to_dolfinx(describe: Callable[[], Model], h: float, comm: MPI.Comm, parameters: dict) -> MeshedDomain:
+    """Describe (`describe()`, gmsh calls) and mesh the geometry on rank 0 of `comm` only, then let dolfinx
+    distribute the mesh over `comm`; every rank gets the boundary names and the bounding box."""
+    on_root = comm.Get_rank() == 0
+    with _gmsh_session() if on_root else contextlib.nullcontext():
+        summary = None
+        if on_root:
+            try:
+                summary = _mesh_model(*describe(), h)
+            except BaseException:
+                comm.bcast(None, root=0)  # the other ranks stop too, instead of waiting for a mesh
+                raise
+        summary = comm.bcast(summary, root=0)
+        if summary is None:
+            raise SurrolabError("meshing failed on rank 0 (its error is reported there)")
+        data = dolfinx.io.gmsh.model_to_mesh(gmsh.model if on_root else None, comm, 0, gdim=2)
+    boundaries, bounding_box = summary
     return MeshedDomain(mesh=data.mesh, facet_tags=data.facet_tags, boundaries=boundaries,
-                        bounding_box=((xmin, xmax), (ymin, ymax)), parameters=parameters)
+                        bounding_box=bounding_box, parameters=parameters)
 
 
 def _near(value: float, tol: float = 1e-9) -> Callable[[float], bool]:
@@ -132,7 +161,8 @@ def cavity(width: float = 1.0, height: float = 1.0, h: float = 0.05, comm: MPI.C
     check_range("width", width, 1e-3, 1e3)
     check_range("height", height, 1e-3, 1e3)
     check_range("h", h, 1e-4, 0.5 * min(width, height))
-    with _gmsh_session():
+
+    def describe() -> Model:
         surface = gmsh.model.occ.addRectangle(0, 0, 0, width, height)
         gmsh.model.occ.synchronize()
         groups = _classify(surface, {"lid": lambda c: _near(height)(c[1]), "walls": lambda c: True})
@@ -145,7 +175,24 @@ def cavity(width: float = 1.0, height: float = 1.0, h: float = 0.05, comm: MPI.C
                            ("DistMax", 0.25 * min(width, height))):
             gmsh.model.mesh.field.setNumber(threshold, key, value)
         gmsh.model.mesh.field.setAsBackgroundMesh(threshold)
-        return _to_dolfinx(surface, groups, h, comm, None, {"width": width, "height": height, "h": h})
+        return surface, groups, None
+
+    return _to_dolfinx(describe, h, comm, {"width": width, "height": height, "h": h})
+
+
+def box(width: float = 1.0, height: float = 1.0, h: float = 0.05, comm: MPI.Comm = MPI.COMM_SELF) -> MeshedDomain:
+    """The closed box [0, width] x [0, height] with one boundary, `walls`, and a uniform mesh size h (the
+    buoyancy-driven `smoke` flow, whose plumes may rise anywhere)."""
+    check_range("width", width, 1e-3, 1e3)
+    check_range("height", height, 1e-3, 1e3)
+    check_range("h", h, 1e-4, 0.5 * min(width, height))
+
+    def describe() -> Model:
+        surface = gmsh.model.occ.addRectangle(0, 0, 0, width, height)
+        gmsh.model.occ.synchronize()
+        return surface, _classify(surface, {"walls": lambda c: True}), None
+
+    return _to_dolfinx(describe, h, comm, {"width": width, "height": height, "h": h})
 
 
 def channel(length: float = 2.0, height: float = 0.5, h: float = 0.05, comm: MPI.Comm = MPI.COMM_SELF) -> MeshedDomain:
@@ -153,12 +200,15 @@ def channel(length: float = 2.0, height: float = 0.5, h: float = 0.05, comm: MPI
     check_range("length", length, 1e-3, 1e3)
     check_range("height", height, 1e-3, 1e3)
     check_range("h", h, 1e-4, 0.5 * height)
-    with _gmsh_session():
+
+    def describe() -> Model:
         surface = gmsh.model.occ.addRectangle(0, 0, 0, length, height)
         gmsh.model.occ.synchronize()
         groups = _classify(surface, {"inlet": lambda c: _near(0.0)(c[0]), "outlet": lambda c: _near(length)(c[0]),
                                      "walls": lambda c: True})
-        return _to_dolfinx(surface, groups, h, comm, None, {"length": length, "height": height, "h": h})
+        return surface, groups, None
+
+    return _to_dolfinx(describe, h, comm, {"length": length, "height": height, "h": h})
 
 
 def cylinder_channel(length: float = 2.2, height: float = 0.41, center: tuple[float, float] = (0.2, 0.2),
@@ -173,7 +223,8 @@ def cylinder_channel(length: float = 2.2, height: float = 0.41, center: tuple[fl
     check_range("center_y", cy, radius * 1.01, height - radius * 1.01)
     check_range("h", h, 1e-4, 0.5 * height)
     h_cylinder = h / 5 if h_cylinder is None else check_range("h_cylinder", h_cylinder, 1e-5, h)
-    with _gmsh_session():
+
+    def describe() -> Model:
         box = gmsh.model.occ.addRectangle(0, 0, 0, length, height)
         disk = gmsh.model.occ.addDisk(cx, cy, 0, radius, radius)
         (surface_dimtag, *_), _ = gmsh.model.occ.cut([(2, box)], [(2, disk)])
@@ -182,9 +233,10 @@ def cylinder_channel(length: float = 2.2, height: float = 0.41, center: tuple[fl
         groups = _classify(surface, {
             "inlet": lambda c: _near(0.0)(c[0]), "outlet": lambda c: _near(length)(c[0]),
             "walls": lambda c: _near(0.0)(c[1]) or _near(height)(c[1]), "cylinder": lambda c: True})
-        return _to_dolfinx(surface, groups, h, comm, (groups["cylinder"], h_cylinder, 4 * radius),
-                           {"length": length, "height": height, "center_x": cx, "center_y": cy, "radius": radius,
-                            "h": h, "h_cylinder": h_cylinder})
+        return surface, groups, (groups["cylinder"], h_cylinder, 4 * radius)
+
+    return _to_dolfinx(describe, h, comm, {"length": length, "height": height, "center_x": cx, "center_y": cy,
+                                           "radius": radius, "h": h, "h_cylinder": h_cylinder})
 
 
 def step_channel(length: float = 3.0, height: float = 0.5, step_x: float = 0.5, step_width: float = 0.1,
@@ -197,7 +249,8 @@ def step_channel(length: float = 3.0, height: float = 0.5, step_x: float = 0.5, 
     check_range("step_x", step_x, 0.0, length)
     check_range("step_width", step_width, 1e-4, length - step_x)
     check_range("h", h, 1e-4, 0.5 * height)
-    with _gmsh_session():
+
+    def describe() -> Model:
         box = gmsh.model.occ.addRectangle(0, 0, 0, length, height)
         block = gmsh.model.occ.addRectangle(step_x, 0, 0, step_width, step_height)
         (surface_dimtag, *_), _ = gmsh.model.occ.cut([(2, box)], [(2, block)])
@@ -208,9 +261,10 @@ def step_channel(length: float = 3.0, height: float = 0.5, step_x: float = 0.5, 
             "outlet": lambda c: _near(length)(c[0]),
             "walls": lambda c: _near(height)(c[1]) or _near(0.0)(c[1]),  # the floor up- and downstream
             "barrier": lambda c: True})
-        return _to_dolfinx(surface, groups, h, comm, (groups["barrier"], h / 3, 3 * step_height),
-                           {"length": length, "height": height, "step_x": step_x, "step_width": step_width,
-                            "step_height": step_height, "h": h})
+        return surface, groups, (groups["barrier"], h / 3, 3 * step_height)
+
+    return _to_dolfinx(describe, h, comm, {"length": length, "height": height, "step_x": step_x,
+                                           "step_width": step_width, "step_height": step_height, "h": h})
 
 
 def backward_facing_step(length: float = 3.0, height: float = 0.5, step_height: float = 0.25,

@@ -13,6 +13,12 @@ from pathlib import Path
 
 from surrolab.errors import SurrolabError
 
+# Under mpiexec every rank is one process per core: OpenBLAS (inside MUMPS) would start a thread per core in
+# each rank and oversubscribe them; one thread per rank made a 2-rank DFG solve 1.66x faster instead of 1.0x
+# (benchmarks/results/generation_throughput.md). Set before numpy/petsc4py load OpenBLAS.
+if int(os.environ.get("PMI_SIZE", os.environ.get("OMPI_COMM_WORLD_SIZE", "1"))) > 1:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 
 # -- helpers ----------------------------------------------------------------------------------------
 def _parse_settings(pairs: list[str], allowed: dict[str, object], what: str) -> dict:

@@ -16,6 +16,7 @@ PROBLEMS = {
     "tube": "surrolab.solvers.fem.tube:TubeProblem",
     "dam": "surrolab.solvers.fem.dam:DamProblem",
     "cylinder": "surrolab.solvers.fem.cylinder:CylinderProblem",
+    "smoke": "surrolab.solvers.fem.smoke:SmokeProblem",
 }
 
 MODELS = {

@@ -165,10 +165,16 @@ class FlowFamily(Problem):
         index_map = solver.mixed_space.dofmap.index_map
         n_dofs = index_map.size_global * solver.mixed_space.dofmap.index_map_bs
         fields = {name: np.stack([frame[name] for frame in frames]) for name in frames[0]}  # (T, N, ...)
-        return Trajectory(times=config.times, fields=fields, geometry=domain.mesh_geometry(),
-                          diagnostics={"relative_divergence": divergence, "boundary_mass_flux": flux,
-                                       "n_dofs": float(n_dofs + getattr(solver, "extra_dofs", 0)),
-                                       "n_time_steps": float(state.n_steps), "reynolds": self.reynolds(params)})
+        trajectory = Trajectory(times=config.times, fields=fields, geometry=domain.mesh_geometry(),
+                                diagnostics={"relative_divergence": divergence, "boundary_mass_flux": flux,
+                                             "n_dofs": float(n_dofs + getattr(solver, "extra_dofs", 0)),
+                                             "n_time_steps": float(state.n_steps), "reynolds": self.reynolds(params)})
+        trajectory.diagnostics.update(self.extra_diagnostics(config, params, trajectory))
+        return trajectory
+
+    def extra_diagnostics(self, config, params: dict[str, float], trajectory: Trajectory) -> dict[str, float]:
+        """A family's own per-sample checks (e.g. `smoke`'s scalar balance), merged over the shared ones."""
+        return {}
 
     def coarsen(self, config, factor: int):
         """h × factor and substeps / factor: mesh and Δt both coarsen by `factor`, the frame times stay."""

@@ -24,6 +24,10 @@ Time derivative: ∂u/∂t is taken as (uⁿ − uⁿ⁻¹)/Δt from `state.velo
 (zero when there is no previous velocity, and zero at a steady state, where the form is exact). The
 solver's BDF2 step would need uⁿ⁻² as well; the first-order difference leaves an O(Δt) error in the
 O(Δt⁻¹)-small inertial part of the force, which `benchmarks/dfg_cylinder.py` accepts for 2D-2.
+
+Parallel: on a mesh spread over MPI ranks every form is assembled over each rank's owned cells and facets
+and summed over the ranks, so every rank gets the whole force; point values come from
+`navier_stokes.evaluate`, which asks the rank that owns the point's cell.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from surrolab.errors import SurrolabError
-from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver
+from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, evaluate
 
 
 class BoundaryForces:
@@ -47,7 +51,8 @@ class BoundaryForces:
 
     def __init__(self, solver: NavierStokesSolver, facets: np.ndarray):
         facets = np.asarray(facets)
-        if facets.ndim != 1 or not np.issubdtype(facets.dtype, np.integer) or facets.size == 0:
+        n_facets = solver.comm.allreduce(facets.size, op=MPI.SUM)  # in parallel a rank may hold none of them
+        if facets.ndim != 1 or not np.issubdtype(facets.dtype, np.integer) or n_facets == 0:
             raise SurrolabError("facets must be a non-empty 1D integer array of boundary facets")
         self.solver = solver
         mesh, space = solver.mesh, solver.velocity_space
@@ -107,29 +112,10 @@ class BoundaryForces:
         return np.array([self._sum(form) for form in self._surface_forms])
 
 
-def evaluate(function: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
-    """A dolfinx Function at points (N, 2) or (N, 3) -> (N, value size). Serial: every point must lie in
-    this process's cells."""
-    points = np.asarray(points, dtype=float)
-    if points.ndim != 2 or points.shape[1] not in (2, 3):
-        raise SurrolabError(f"points must have shape (N, 2) or (N, 3), got {points.shape}")
-    mesh = function.function_space.mesh
-    xyz = np.zeros((len(points), 3))
-    xyz[:, :points.shape[1]] = points
-    tree = dolfinx.geometry.bb_tree(mesh, mesh.topology.dim)
-    colliding = dolfinx.geometry.compute_colliding_cells(mesh, dolfinx.geometry.compute_collisions_points(tree, xyz),
-                                                         xyz)
-    cells = np.array([colliding.links(i)[0] if len(colliding.links(i)) else -1 for i in range(len(xyz))],
-                     dtype=np.int32)
-    if np.any(cells < 0):
-        raise SurrolabError(f"{int(np.sum(cells < 0))} point(s) lie outside the mesh, e.g. "
-                            f"{points[cells < 0][0].tolist()}")
-    return function.eval(xyz, cells)
-
-
 def pressure_difference(solver: NavierStokesSolver, state: FlowState, a: tuple[float, float],
                         b: tuple[float, float]) -> float:
-    """p_h(a) − p_h(b) (the DFG benchmarks' Δp with a = (0.15, 0.2), b = (0.25, 0.2))."""
+    """p_h(a) − p_h(b) (the DFG benchmarks' Δp with a = (0.15, 0.2), b = (0.25, 0.2)); on a mesh spread over
+    MPI ranks each point is evaluated on the rank that owns its cell, and every rank gets Δp."""
     _, p = solver.functions(state)
     values = evaluate(p, np.array([a, b], dtype=float))[:, 0]
     return float(values[0] - values[1])

@@ -67,6 +67,17 @@ solved by
   64×64 (Δt = 0.5, 45 steps) takes 36 s against LU's 11 s. LU is the default.
 After either solve the pressure is shifted to ∫_Ω p = 0 when the flow is enclosed.
 
+Parallel (one mesh over several MPI ranks, dolfinx's own domain decomposition): pass a mesh made on a
+communicator with more than one rank (`unit_square_mesh(n, comm=MPI.COMM_WORLD)`, or a
+`meshes.geometries` builder with `comm=MPI.COMM_WORLD`, which meshes on rank 0 and distributes). Each rank
+then assembles its own cells, MUMPS factors the distributed matrix, and the state's arrays are this
+rank's part of the dofs: owned first, then the ghosts, which every step refreshes from their owners
+(`scatter_forward`). The constant-pressure null space is built on the owned dofs; every integral (the
+pressure mean, the diagnostics, the steady-state norm, which counts owned dofs only) is summed over the
+ranks; `evaluate_velocity` and `evaluate` find each point on the rank that owns its cell and give every
+rank all the values. The result equals the serial one to the LU's rounding
+(`tests/solvers/fem/test_navier_stokes_mpi.py`); `benchmarks/parallel_solve.py` measures the speed-up.
+
 Body force slot: `body_force(x, t)` returns a UFL vector expression in x = `ufl.SpatialCoordinate` and the
 time t (a `fem.Constant` set to tⁿ⁺¹); it may contain dolfinx Functions that the caller updates between
 steps (the slot for a Boussinesq buoyancy −ρβ(T − T₀)g with a temperature T from another solver).
@@ -178,6 +189,7 @@ class FlowState:
 
     velocity: P2 dofs of uⁿ, shape (2 n_P2,), components interleaved (u_x, u_y) per node.
     pressure: P1 dofs of pⁿ, shape (n_P1,); zeros at the initial time (the scheme needs no initial pressure).
+    On a mesh spread over MPI ranks, n_P2 and n_P1 count this rank's nodes, owned first, then ghosts.
     previous_velocity: uⁿ⁻¹ for BDF2, None before the first step (which is then BDF1).
     """
 
@@ -235,6 +247,8 @@ class NavierStokesSolver:
         # collapse() maps collapsed dofs to mixed dofs (unrolled; a list holding one array in dolfinx 0.11)
         self._velocity_dofs = np.asarray(self._velocity_dofs, dtype=np.int32).reshape(-1)
         self._pressure_dofs = np.asarray(self._pressure_dofs, dtype=np.int32).reshape(-1)
+        velocity_map = self.velocity_space.dofmap
+        self._owned_velocity = velocity_map.index_map.size_local * velocity_map.index_map_bs  # then the ghosts
 
         # boundary pieces, the first listed winning on shared nodes
         self._pieces: list[_DirichletPiece] = []
@@ -289,7 +303,7 @@ class NavierStokesSolver:
 
         self.linear_solver = linear_solver
         self._ksp = self._make_ksp(linear_solver)
-        self._tree = None
+        self._locator: PointLocator | None = None
 
     # -- linear algebra ---------------------------------------------------------------------------
     def _make_ksp(self, kind: str) -> PETSc.KSP:
@@ -297,10 +311,10 @@ class NavierStokesSolver:
         ksp.setOperators(self._matrix)
         pc = ksp.getPC()
         if self.enclosed:
-            constant_pressure = self._matrix.createVecRight()
-            with constant_pressure.localForm() as local:
-                local.set(0.0)
-                local.array[self._pressure_dofs] = 1.0
+            constant_pressure = self._matrix.createVecRight()  # this rank's owned rows only, no ghosts
+            owned = self.mixed_space.dofmap.index_map.size_local * self.mixed_space.dofmap.index_map_bs
+            constant_pressure.set(0.0)
+            constant_pressure.array[self._pressure_dofs[self._pressure_dofs < owned]] = 1.0
             constant_pressure.normalize()
             self._nullspace = PETSc.NullSpace().create(vectors=[constant_pressure], comm=self.comm)
             self._matrix.setNullSpace(self._nullspace)
@@ -349,6 +363,7 @@ class NavierStokesSolver:
         u0 = dolfinx.fem.Function(self.velocity_space)
         if velocity is not None:
             u0.interpolate(lambda x: np.asarray(velocity(x), dtype=float))
+            u0.x.scatter_forward()
         return FlowState(t=float(t), velocity=u0.x.array.copy(), pressure=np.zeros(len(self._pressure_dofs)))
 
     def step(self, state: FlowState) -> FlowState:
@@ -421,8 +436,9 @@ class NavierStokesSolver:
         rate = math.inf
         for n in range(1, max_steps + 1):
             new = self.step(state)
-            size = self.comm.allreduce(float(np.dot(new.velocity, new.velocity)), op=MPI.SUM)
-            change = self.comm.allreduce(float(np.sum((new.velocity - state.velocity) ** 2)), op=MPI.SUM)
+            owned_new, owned_old = new.velocity[:self._owned_velocity], state.velocity[:self._owned_velocity]
+            size = self.comm.allreduce(float(np.dot(owned_new, owned_new)), op=MPI.SUM)
+            change = self.comm.allreduce(float(np.sum((owned_new - owned_old) ** 2)), op=MPI.SUM)
             rate = math.sqrt(change) / (self.dt * max(math.sqrt(size), np.finfo(float).tiny))
             state = new
             if rate < tol:
@@ -445,20 +461,66 @@ class NavierStokesSolver:
                 "kinetic_energy": self._assemble(self._energy_form)}
 
     def evaluate_velocity(self, state: FlowState, points: np.ndarray) -> np.ndarray:
-        """u_h at points (N, 2) or (N, 3) -> (N, 2). Serial: every point must lie in this process's cells."""
+        """u_h at points (N, 2) or (N, 3) -> (N, 2), the same on every rank (see `evaluate`)."""
+        if self._locator is None:
+            self._locator = PointLocator(self.mesh)
+        self._u.x.array[:] = state.velocity
+        return self._locator.evaluate(self._u, points)
+
+
+class PointLocator:
+    """Point evaluation of functions on one mesh, serial or spread over MPI ranks.
+
+    Each point is evaluated on one rank only, the lowest-numbered rank that owns a cell containing it (a
+    point on a face between two ranks' cells is found by both), and the values are summed over the ranks,
+    so every rank returns all of them. Every rank must pass the same points. A point that lies in no cell of
+    any rank fails on every rank. The bounding-box tree of the owned cells is built once, the cells of a
+    set of points are found once and kept for the next call with the same points.
+    """
+
+    def __init__(self, mesh: dolfinx.mesh.Mesh):
+        self.mesh, self.comm = mesh, mesh.comm
+        tdim = mesh.topology.dim
+        owned = np.arange(mesh.topology.index_map(tdim).size_local, dtype=np.int32)
+        self._tree = dolfinx.geometry.bb_tree(mesh, tdim, entities=owned)
+        self._points: np.ndarray | None = None
+        self._cells = self._mine = None
+
+    def _locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(xyz (N, 3), this rank's cell per point or -1, True where this rank evaluates the point)."""
         points = np.asarray(points, dtype=float)
         if points.ndim != 2 or points.shape[1] not in (2, 3):
             raise SurrolabError(f"points must have shape (N, 2) or (N, 3), got {points.shape}")
         xyz = np.zeros((len(points), 3))
         xyz[:, :points.shape[1]] = points
-        if self._tree is None:
-            self._tree = dolfinx.geometry.bb_tree(self.mesh, self.mesh.topology.dim)
+        if self._points is not None and np.array_equal(xyz, self._points):
+            return xyz, self._cells, self._mine
         candidates = dolfinx.geometry.compute_collisions_points(self._tree, xyz)
         colliding = dolfinx.geometry.compute_colliding_cells(self.mesh, candidates, xyz)
-        cells = np.array([colliding.links(i)[0] if len(colliding.links(i)) else -1 for i in range(len(xyz))],
+        cells = np.array([links[0] if len(links := colliding.links(i)) else -1 for i in range(len(xyz))],
                          dtype=np.int32)
-        if np.any(cells < 0):
-            raise SurrolabError(f"{int(np.sum(cells < 0))} point(s) lie outside the mesh (on this process), "
-                                f"e.g. {points[cells < 0][0].tolist()}")
-        self._u.x.array[:] = state.velocity
-        return self._u.eval(xyz, cells)
+        rank, size = self.comm.Get_rank(), self.comm.Get_size()
+        owner = np.where(cells >= 0, rank, size).astype(np.int32)
+        self.comm.Allreduce(MPI.IN_PLACE, owner, op=MPI.MIN)  # the lowest rank that found the point
+        outside = owner == size
+        if np.any(outside):
+            raise SurrolabError(f"{int(np.sum(outside))} point(s) lie outside the mesh, e.g. "
+                                f"{points[outside][0].tolist()}")
+        self._points, self._cells, self._mine = xyz, cells, owner == rank
+        return xyz, cells, self._mine
+
+    def evaluate(self, function: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
+        """function at points (N, 2) or (N, 3) -> (N, value size), on every rank."""
+        xyz, cells, mine = self._locate(points)
+        size = int(np.prod(function.function_space.value_shape, dtype=int))
+        values = np.zeros((len(xyz), size))
+        if np.any(mine):
+            values[mine] = np.asarray(function.eval(xyz[mine], cells[mine])).reshape(-1, size)
+        if self.comm.Get_size() > 1:
+            self.comm.Allreduce(MPI.IN_PLACE, values, op=MPI.SUM)  # one rank holds each point, the rest 0
+        return values
+
+
+def evaluate(function: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
+    """A dolfinx Function at points (N, 2) or (N, 3) -> (N, value size), on every rank (`PointLocator`)."""
+    return PointLocator(function.function_space.mesh).evaluate(function, points)
