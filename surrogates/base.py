@@ -45,6 +45,11 @@ class GridSurrogate(nn.Module):
         self.n_channels, self.n_parameters = n_channels, n_parameters
         self.spatial_shape, self.history, self.horizon = tuple(spatial_shape), history, horizon
 
+    def training_hooks(self):
+        """The `training.Hooks` this model trains with (a frequency-space loss, a curriculum); None: the
+        default one-step loss. The one training loop asks the model, so `surrolab train` needs no branch."""
+        return None
+
 
 class Normalizer(nn.Module):
     """z-score of the fields (per channel) and parameters, from the training split's statistics."""

@@ -135,7 +135,7 @@ def cmd_train(args) -> None:
 
     out = Path(args.out or f"runs/{args.model}")
     train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
-          progress=progress, metadata={"data": str(args.data)})
+          hooks=model.training_hooks(), progress=progress, metadata={"data": str(args.data)})
     bar.close()
     print(f"wrote {out / 'model.pt'} (best validation epoch), {out / 'log.csv'}")
 
