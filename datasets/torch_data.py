@@ -18,10 +18,15 @@ class FrameWindows(Dataset):
     `mask`: None, or (n_samples, *spatial) bool, a mesh dataset's fluid mask (`schema.read_mask`): the grid
     nodes outside hold no solution, so the training loss leaves them out (`training.Hooks.loss`).
     The windows are normalised by `normalizer` (a `surrogates.base.Normalizer`) when given.
+    `rollout_steps` > 1: the targets hold the frames of that many model calls, (rollout_steps·horizon, C,
+    *spatial), for losses that unroll the model (`surrogates.curriculum.Curriculum`).
     """
 
     def __init__(self, fields: np.ndarray, parameters: np.ndarray, history: int, horizon: int = 1,
-                 normalizer=None, mask: np.ndarray | None = None):
+                 normalizer=None, mask: np.ndarray | None = None, rollout_steps: int = 1):
+        if rollout_steps < 1:
+            raise ValueError(f"rollout_steps={rollout_steps}: must be >= 1")
+        horizon = horizon * rollout_steps  # the frames the targets hold
         n_samples, n_times = fields.shape[:2]
         if n_times < history + horizon:
             raise ValueError(f"{n_times} frames cannot hold history={history} plus horizon={horizon}")

@@ -72,6 +72,9 @@ class Hooks:
         prediction = model(batch["frames"], batch["parameters"])
         return masked_mse(prediction, batch["targets"], batch.get("mask"))
 
+    def on_train_start(self, config: TrainConfig) -> None:
+        """Called once before the first epoch (a schedule over epochs learns the run's length here)."""
+
     def on_epoch_end(self, epoch: int, row: dict) -> None:
         pass
 
@@ -81,6 +84,7 @@ def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_
           metadata: dict | None = None) -> dict:
     """Train `model` (already built and seeded) and return the last log row."""
     hooks = hooks or Hooks()
+    hooks.on_train_start(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = config.torch_device()

@@ -123,8 +123,16 @@ def cmd_train(args) -> None:
         mask_val = schema.read_mask(f, val_idx) if on_mesh and len(val_idx) else None
     torch.manual_seed(args.seed)
     model = build_model(args.model, description, history=args.history, **hyper)
-    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer, mask_train)
-    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer, mask_val)
+    hooks = model.training_hooks()
+    if args.curriculum and hooks is None:  # any grid model can switch CAPE's curriculum on
+        from surrolab.surrogates.curriculum import Curriculum
+
+        hooks = Curriculum()
+    unroll = getattr(hooks, "rollout_steps", 1)  # model calls per training window (the curriculum unrolls)
+    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer, mask_train,
+                             rollout_steps=unroll)
+    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer, mask_val,
+                           rollout_steps=unroll)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.model}: {n_params:,} parameters; {len(train_set)} training windows, {len(val_set)} validation")
     bar = tqdm(total=config.epochs, desc=f"train {args.model}", unit="epoch")
@@ -135,7 +143,7 @@ def cmd_train(args) -> None:
 
     out = Path(args.out or f"runs/{args.model}")
     train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
-          hooks=model.training_hooks(), progress=progress, metadata={"data": str(args.data)})
+          hooks=hooks, progress=progress, metadata={"data": str(args.data)})
     bar.close()
     print(f"wrote {out / 'model.pt'} (best validation epoch), {out / 'log.csv'}")
 
@@ -211,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--history", type=int, default=2, help="input frames per prediction")
+    p.add_argument("--curriculum", action="store_true",
+                   help="train from teacher forcing to fully autoregressive (CAPE's curriculum; on for cape)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model hyperparameters (modes=16, ...)")

@@ -21,6 +21,9 @@ PROBLEMS = {
 
 MODELS = {
     "fno": "surrolab.surrogates.fno:FNOSurrogate",
+    "unet": "surrolab.surrogates.unet:UNetSurrogate",
+    "sinenet": "surrolab.surrogates.sinenet:SineNetSurrogate",
+    "cape": "surrolab.surrogates.cape:CAPESurrogate",
 }
 
 
