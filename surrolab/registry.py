@@ -21,6 +21,7 @@ PROBLEMS = {
 
 MODELS = {
     "fno": "surrolab.surrogates.fno:FNOSurrogate",
+    "t1": "surrolab.surrogates.t1:T1Surrogate",
     "unet": "surrolab.surrogates.unet:UNetSurrogate",
     "sinenet": "surrolab.surrogates.sinenet:SineNetSurrogate",
     "cape": "surrolab.surrogates.cape:CAPESurrogate",
