@@ -188,6 +188,12 @@ def cmd_demo(args) -> None:
 
 
 # -- parser -----------------------------------------------------------------------------------------
+def cmd_report(args) -> None:
+    from surrolab.benchmarks.cfd_report import run
+
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from surrolab.registry import MODELS, PROBLEMS
 
@@ -256,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="folder for everything the demo writes")
     p.add_argument("--quick", action="store_true", help="the tiny setting the tests run")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("report", help="benchmark reports over datasets and trained runs")
+    reports = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    from surrolab.benchmarks import cfd_report
+
+    r = reports.add_parser("cfd", help="CFDBench-style report (cavity, tube, dam, cylinder): Markdown and HTML")
+    cfd_report.add_arguments(r)
+    r.set_defaults(func=cmd_report)
+
     return parser
 
 
