@@ -92,59 +92,32 @@ def cmd_generate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    import torch
     from tqdm import tqdm
 
-    from surrolab.datasets import schema
-    from surrolab.datasets.torch_data import FrameWindows
     from surrolab.registry import get_model_class
-    from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
-    from surrolab.surrogates.training import TrainConfig, train
+    from surrolab.surrogates.train_run import train_run
 
     cls = get_model_class(args.model)
     hyper_defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
                       if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
                       and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
     hyper = _parse_settings(args.set, hyper_defaults, f"{args.model} model")
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                         device=args.device)
-    with schema.open_dataset(args.data) as f:
-        description = schema.read_description(f)
-        train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
-        if len(train_idx) == 0:
-            raise SurrolabError(f"{args.data} has no training samples: generate more samples")
-        fields_train = schema.read_fields(f, description, train_idx)
-        fields_val = schema.read_fields(f, description, val_idx)
-        params_train = schema.read_parameters(f, description, train_idx)
-        params_val = schema.read_parameters(f, description, val_idx)
-        normalizer = Normalizer.from_dataset(f, description)
-        on_mesh = description.geometry_type == "mesh"  # the loss counts the grid nodes inside the fluid only
-        mask_train = schema.read_mask(f, train_idx) if on_mesh else None
-        mask_val = schema.read_mask(f, val_idx) if on_mesh and len(val_idx) else None
-    torch.manual_seed(args.seed)
-    model = build_model(args.model, description, history=args.history, **hyper)
-    hooks = model.training_hooks()
-    if args.curriculum and hooks is None:  # any grid model can switch CAPE's curriculum on
-        from surrolab.surrogates.curriculum import Curriculum
+    bars = []
 
-        hooks = Curriculum()
-    unroll = getattr(hooks, "rollout_steps", 1)  # model calls per training window (the curriculum unrolls)
-    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer, mask_train,
-                             rollout_steps=unroll)
-    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer, mask_val,
-                           rollout_steps=unroll)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"{args.model}: {n_params:,} parameters; {len(train_set)} training windows, {len(val_set)} validation")
-    bar = tqdm(total=config.epochs, desc=f"train {args.model}", unit="epoch")
+    def announce(n_params, n_train, n_val):
+        print(f"{args.model}: {n_params:,} parameters; {n_train} training windows, {n_val} validation")
+        bars.append(tqdm(total=args.epochs, desc=f"train {args.model}", unit="epoch"))
 
     def progress(epoch, epochs, train_loss, val_loss):
-        bar.update(epoch - bar.n)
-        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{val_loss:.3e}")
+        bars[0].update(epoch - bars[0].n)
+        bars[0].set_postfix(train=f"{train_loss:.3e}", val=f"{val_loss:.3e}")
 
     out = Path(args.out or f"runs/{args.model}")
-    train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
-          hooks=hooks, progress=progress, metadata={"data": str(args.data)})
-    bar.close()
+    train_run(args.model, args.data, out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+              history=args.history, seed=args.seed, device=args.device, hyper=hyper, curriculum=args.curriculum,
+              progress=progress, announce=announce)
+    for bar in bars:
+        bar.close()
     print(f"wrote {out / 'model.pt'} (best validation epoch), {out / 'log.csv'}")
 
 

@@ -1,0 +1,62 @@
+"""Dataset file -> trained run: the one place that reads a dataset's splits and trains a grid model on them.
+
+`surrolab train` and the comparison scripts under benchmarks/ both call `train_run`, so a model trains the
+same way from the command line and in a study. It sits at the edge (files in, files out); the numerics
+are `training.train` and the model's `forward`. `announce(n_parameters, n_train_windows, n_val_windows)`
+and `progress` are the caller's callbacks (the CLI prints and shows a bar).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
+              lr: float = 1e-3, history: int = 2, seed: int = 0, device: str = "auto", hyper: dict | None = None,
+              curriculum: bool = False, progress=None, announce=None) -> dict:
+    """Build `model_name` for the dataset, train it on the training split and save the run in `out`.
+
+    What `surrolab train` and the comparison scripts run: masks on mesh datasets, `model.training_hooks()` (CAPE's curriculum,
+    T1's spectral loss), windows unrolled as the hooks ask. Returns {"run", "n_parameters", "train_seconds"}.
+    """
+    import torch
+
+    from surrolab.datasets import schema
+    from surrolab.datasets.torch_data import FrameWindows
+    from surrolab.errors import SurrolabError
+    from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
+    from surrolab.surrogates.training import TrainConfig, train
+
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device)
+    with schema.open_dataset(data) as f:
+        description = schema.read_description(f)
+        train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
+        if len(train_idx) == 0:
+            raise SurrolabError(f"{data} has no training samples: generate more samples")
+        fields_train = schema.read_fields(f, description, train_idx)
+        fields_val = schema.read_fields(f, description, val_idx)
+        params_train = schema.read_parameters(f, description, train_idx)
+        params_val = schema.read_parameters(f, description, val_idx)
+        normalizer = Normalizer.from_dataset(f, description)
+        on_mesh = description.geometry_type == "mesh"
+        mask_train = schema.read_mask(f, train_idx) if on_mesh else None
+        mask_val = schema.read_mask(f, val_idx) if on_mesh and len(val_idx) else None
+    torch.manual_seed(seed)
+    model = build_model(model_name, description, history=history, **(hyper or {}))
+    hooks = model.training_hooks()
+    if curriculum and hooks is None:
+        from surrolab.surrogates.curriculum import Curriculum
+
+        hooks = Curriculum()
+    unroll = getattr(hooks, "rollout_steps", 1)
+    train_set = FrameWindows(fields_train, params_train, model.history, model.horizon, normalizer, mask_train,
+                             rollout_steps=unroll)
+    val_set = FrameWindows(fields_val, params_val, model.history, model.horizon, normalizer, mask_val,
+                           rollout_steps=unroll)
+    if announce is not None:
+        announce(sum(p.numel() for p in model.parameters()), len(train_set), len(val_set))
+    tick = time.perf_counter()
+    train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
+          hooks=hooks, progress=progress, metadata={"data": str(data)})
+    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()),
+            "train_seconds": time.perf_counter() - tick}
