@@ -7,7 +7,6 @@ and `progress` are the caller's callbacks (the CLI prints and shows a bar).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 
@@ -55,8 +54,9 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
                            rollout_steps=unroll)
     if announce is not None:
         announce(sum(p.numel() for p in model.parameters()), len(train_set), len(val_set))
-    tick = time.perf_counter()
     train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
           hooks=hooks, progress=progress, metadata={"data": str(data)})
-    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()),
-            "train_seconds": time.perf_counter() - tick}
+    # the training time of the whole run as the checkpoint records it: a resumed (or already finished) run
+    # counts the epochs of every session, not just this call's
+    seconds = float(torch.load(Path(out) / "model.pt", weights_only=True)["train_seconds_total"])
+    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()), "train_seconds": seconds}
