@@ -130,6 +130,8 @@ def test_cape_with_fno_trains_along_the_curriculum(tiny_dataset, tmp_path):
     last = train(model, norm, tr, va, TrainConfig(epochs=12, batch_size=2, learning_rate=5e-3, device="cpu"),
                  tmp_path, signature=dataset_signature(d), hooks=hooks)
     assert hooks.epochs == 12 and hooks.fraction(11) == 1.0
-    assert last["val_loss"] < 0.5 * before
+    # from a persistence-like start (the estimate's gain starts at 0.1) the 2-step loss falls by a third
+    # (2.94 -> 2.02 when written); from the noisy gain-1 start it fell by more than half of a larger value
+    assert last["val_loss"] < 0.8 * before
     log = np.genfromtxt(tmp_path / "log.csv", delimiter=",", names=True)
     assert log["train_loss"][-1] < log["train_loss"][0]
