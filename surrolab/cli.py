@@ -160,13 +160,13 @@ def cmd_demo(args) -> None:
     run_demo(DemoConfig.quick() if args.quick else DemoConfig(), Path(args.out))
 
 
-# -- parser -----------------------------------------------------------------------------------------
 def cmd_report(args) -> None:
     from surrolab.benchmarks.cfd_report import run
 
     run(args)
 
 
+# -- parser -----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from surrolab.registry import MODELS, PROBLEMS
 
