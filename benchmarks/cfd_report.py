@@ -31,10 +31,15 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from surrolab.benchmarks.report import draw_error_curves
 from surrolab.errors import SurrolabError
+
+if TYPE_CHECKING:  # annotations only: the harness imports torch and the solvers
+    from surrolab.benchmarks.harness import CompareConfig
 
 # the harness (torch, the solvers) and the dataset schema (h5py) are imported where they are used, so that the
 # CLI can add this module's arguments (`add_arguments`) without loading them
@@ -253,19 +258,10 @@ def plot_error_curves(family: str, split: str, result: dict) -> str:
     import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    steps = np.arange(len(result["times"]))
-    for m in result["models"]:
-        ax.plot(steps, m["error_curve"], marker="o", ms=3, label=f"{m['label']} ({m['model']})")
-    for s in result["solvers"][1:]:
-        if s["error_curve"]:
-            ax.plot(steps[1:], s["error_curve"], ls="--", label=s["label"])
-    ax.set_yscale("log")
+    draw_error_curves(ax, result, np.arange(len(result["times"])), legend_size=7)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("rollout step")
-    ax.set_ylabel("relative L2 error")
     ax.set_title(f"{family}, {split}: error against rollout step")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
 

@@ -101,8 +101,9 @@ def _phases() -> dict[str, tuple[object, str]]:
     return {"draw + solve + check a sample (solve_sample)": (generate, "solve_sample"),
             "write part files (_write_part)": (generate, "_write_part"),
             "read part files (_read_part)": (generate, "_read_part"),
-            "normalisation statistics, incl. mesh→grid (_normalization)": (generate, "_normalization"),
-            "write the dataset, incl. mesh→grid (schema.write_dataset)": (schema, "write_dataset"),
+            "mesh→grid interpolation, built once per sample (grid_interpolation)": (generate, "grid_interpolation"),
+            "normalisation statistics (_normalization)": (generate, "_normalization"),
+            "write the dataset (schema.write_dataset)": (schema, "write_dataset"),
             "XDMF sidecar (write_dataset_xdmf)": (generate, "write_dataset_xdmf"),
             "provenance: versions, git, hardware (provenance)": (generate, "provenance")}
 

@@ -87,25 +87,30 @@ def _per_field(report: dict) -> list[str]:
     return lines
 
 
+def draw_error_curves(ax, report: dict, x, legend_size: int = 8) -> None:
+    """Onto `ax`: each model's error curve against `x` (one value per frame), each available coarsened
+    solver's dashed against x[1:], log scale, grid, legend. The caller sets the x label and title."""
+    for m in report["models"]:
+        ax.plot(x, m["error_curve"], marker="o", ms=3, label=f"{m['label']} ({m['model']})")
+    for s in report["solvers"][1:]:
+        if s["error_curve"]:  # a diverged or unavailable coarse run has none
+            ax.plot(x[1:], s["error_curve"], ls="--", label=s["label"])
+    ax.set_yscale("log")
+    ax.set_ylabel("relative L2 error")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
 def plot_error_curves(report: dict, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    times = report["times"][1:]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for m in report["models"]:
-        ax.plot(report["times"], m["error_curve"], marker="o", ms=3, label=f"{m['label']} ({m['model']})")
-    for s in report["solvers"][1:]:
-        if s["error_curve"]:  # a diverged coarse run has none
-            ax.plot(times, s["error_curve"], ls="--", label=s["label"])
-    ax.set_yscale("log")
+    draw_error_curves(ax, report, report["times"])
     ax.set_xlabel("time")
-    ax.set_ylabel("relative L2 error")
     ax.set_title(f"{report['problem']}: error against time ({report['split']} split)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

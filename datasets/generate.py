@@ -98,10 +98,12 @@ def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *
     samples = [_read_part(parts / _part_name(i)) for i in range(n_samples)]
     params = {p.name: np.array([s.parameters[p.name] for s in samples]) for p in problem.parameters}
     split_idx = make_splits(params, {p.name: (p.low, p.high) for p in problem.parameters}, splits)
-    normalization = _normalization(description, samples, split_idx["train"])
+    on_mesh = description.geometry_type == "mesh"  # each mesh's interpolation onto the grid, built once
+    to_grid = [grid_interpolation(s.mesh, description.geometry.axes) for s in samples] if on_mesh else None
+    normalization = _normalization(description, samples, split_idx["train"], to_grid)
     meta = provenance(seed=seed, problem_config=dataclasses.asdict(config), generation=request,
                       n_ranks=size)
-    schema.write_dataset(out, description, samples, meta, split_idx, normalization)
+    schema.write_dataset(out, description, samples, meta, split_idx, normalization, interpolations=to_grid)
     write_dataset_xdmf(out)
     shutil.rmtree(parts)
     return out
@@ -155,13 +157,12 @@ def _read_part(path: Path) -> schema.Sample:
                              diagnostics=json.loads(f.attrs["diagnostics"]), mesh=mesh)
 
 
-def _normalization(description: schema.DatasetDescription, samples: list[schema.Sample],
-                   train: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _normalization(description: schema.DatasetDescription, samples: list[schema.Sample], train: np.ndarray,
+                   to_grid: list | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-field, per-component mean and std over the training split (all times, all grid nodes; in a mesh
     dataset, the grid nodes inside the mesh: the values grid surrogates see)."""
     train = train if len(train) else np.arange(len(samples))  # a tiny dataset may have no training split
     on_mesh = description.geometry_type == "mesh"
-    to_grid = {i: grid_interpolation(samples[i].mesh, description.geometry.axes) for i in train} if on_mesh else {}
     mask = np.stack([to_grid[i].mask for i in train]) if on_mesh else None
     stats = {}
     for spec in description.fields:

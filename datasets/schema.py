@@ -132,11 +132,14 @@ def write_dataset(
     provenance: dict,
     splits: dict[str, np.ndarray] | None = None,
     normalization: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    interpolations: list | None = None,
 ) -> Path:
     """Write a complete dataset atomically: to `<path>.tmp`, then renamed to `path`.
 
     In a mesh dataset (`description.geometry_type == "mesh"`) every sample carries its mesh, and its
-    fields are written on the mesh and, interpolated, on `description.geometry`.
+    fields are written on the mesh and, interpolated, on `description.geometry`. `interpolations`: the
+    samples' `grid_interpolation`s when the caller has built them already (generation does, for the
+    normalisation statistics); built here otherwise.
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -144,7 +147,8 @@ def write_dataset(
     n, nt = len(samples), len(description.times)
     shape = description.geometry.shape
     on_mesh = _check_geometry_type(description, samples)
-    to_grid = [grid_interpolation(s.mesh, description.geometry.axes) if on_mesh else None for s in samples]
+    to_grid = interpolations if on_mesh and interpolations is not None else \
+        [grid_interpolation(s.mesh, description.geometry.axes) if on_mesh else None for s in samples]
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(schema_version=SCHEMA_VERSION, complete=False, problem=description.problem,

@@ -96,8 +96,8 @@ import ufl
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from surrolab.errors import SurrolabError, check_positive_int, check_positive_number
-from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, VelocityBC
+from surrolab.errors import SurrolabError, check_positive_number
+from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, VelocityBC, rollout
 
 ScalarSource = Callable[[ufl.SpatialCoordinate, dolfinx.fem.Constant], ufl.core.expr.Expr]
 ScalarData = Callable[[np.ndarray], np.ndarray]  # points (3, N) -> values (N,)
@@ -421,16 +421,8 @@ class BoussinesqSolver:
                                n_steps=state.n_steps + 1)
 
     def rollout(self, state: BoussinesqState, n_steps: int, save_every: int = 1) -> list[BoussinesqState]:
-        """The states at steps 0, save_every, 2 save_every, ..., n_steps (the given state first), as
-        `NavierStokesSolver.rollout`."""
-        check_positive_int("n_steps", n_steps)
-        check_positive_int("save_every", save_every)
-        states = [state]
-        for n in range(1, n_steps + 1):
-            state = self.step(state)
-            if n % save_every == 0:
-                states.append(state)
-        return states
+        """The states at steps 0, save_every, 2 save_every, ..., n_steps (the given state first)."""
+        return rollout(self.step, state, n_steps, save_every)
 
     def diagnostics(self, state: BoussinesqState) -> dict[str, float]:
         """The flow's (‖∇·u_h‖, net boundary flux, kinetic energy) plus the scalar's total ∫c_h

@@ -210,6 +210,19 @@ class SteadyState:
     change_rate: float  # ‖uⁿ⁺¹ − uⁿ‖ / (Δt ‖uⁿ⁺¹‖) at the last step (dof vectors, Euclidean norm)
 
 
+def rollout(step: Callable, state, n_steps: int, save_every: int = 1) -> list:
+    """`step` applied n_steps times; the states at steps 0, save_every, 2 save_every, ..., n_steps (the given
+    state first). Shared by the flow and Boussinesq solvers."""
+    check_positive_int("n_steps", n_steps)
+    check_positive_int("save_every", save_every)
+    states = [state]
+    for n in range(1, n_steps + 1):
+        state = step(state)
+        if n % save_every == 0:
+            states.append(state)
+    return states
+
+
 # -- the solver -----------------------------------------------------------------------------------
 class NavierStokesSolver:
     """Taylor–Hood P2–P1 with linearly implicit BDF2 (module docstring for the equations and orders).
@@ -413,14 +426,7 @@ class NavierStokesSolver:
 
     def rollout(self, state: FlowState, n_steps: int, save_every: int = 1) -> list[FlowState]:
         """The states at steps 0, save_every, 2 save_every, ..., n_steps (the given state first)."""
-        check_positive_int("n_steps", n_steps)
-        check_positive_int("save_every", save_every)
-        states = [state]
-        for n in range(1, n_steps + 1):
-            state = self.step(state)
-            if n % save_every == 0:
-                states.append(state)
-        return states
+        return rollout(self.step, state, n_steps, save_every)
 
     def run_to_steady_state(self, state: FlowState, tol: float = 1e-6, max_steps: int = 1000) -> SteadyState:
         """Step until ‖uⁿ⁺¹ − uⁿ‖ / (Δt ‖uⁿ⁺¹‖) < tol (relative change per unit time) or max_steps steps.

@@ -5,6 +5,8 @@ import h5py
 import numpy as np
 import pytest
 
+from flow_family_checks import (assert_deterministic, assert_every_preset_coarsens_by_two,
+                                assert_fast_inflows_held_out_and_no_net_flux, assert_records_drawn_parameters)
 from surrolab.datasets import schema
 from surrolab.datasets.generate import generate
 from surrolab.registry import get_problem
@@ -92,23 +94,14 @@ def test_recirculation_behind_the_barrier_closes_before_the_outlet():
 
 
 def test_solve_is_deterministic(config, trajectory):
-    again = PROBLEM.solve(config, PARAMS, PROBLEM.initial_state(config, None))
-    np.testing.assert_array_equal(again.geometry.points, trajectory.geometry.points)
-    for name in ("velocity", "pressure"):
-        np.testing.assert_array_equal(again.fields[name], trajectory.fields[name])
+    assert_deterministic(PROBLEM, config, PARAMS, trajectory)
 
 
 def test_dataset_validates_records_parameters_masks_the_barrier_and_holds_out_fast_inflows(dataset):
     assert schema.validate(dataset) == []
     with h5py.File(dataset) as f:
-        params = {name: f[f"parameters/{name}"][()] for name in DamProblem.parameter_names()}
-        for i in range(3):
-            drawn = DamProblem.sample_parameters(np.random.default_rng([0, i]))
-            assert {name: values[i] for name, values in params.items()} == pytest.approx(drawn)
-            assert f["samples/reynolds"][i] == pytest.approx(DamProblem.reynolds(drawn))
-        np.testing.assert_array_equal(f["splits/test_heldout"][()], np.flatnonzero(params["inlet_speed"] >= 1.3))
-        assert len(f["splits/test_heldout"][()]) == 1
-        assert np.all(f["samples/boundary_mass_flux"][()] < 1e-10)
+        params = assert_records_drawn_parameters(f, DamProblem, 3)
+        assert_fast_inflows_held_out_and_no_net_flux(f, params)
         x, y = (f[f"geometry/axes/{a}"][()] for a in ("x", "y"))
         assert (x[0], x[-1], y[0], y[-1]) == pytest.approx((0.0, CHANNEL_LENGTH, 0.0, CHANNEL_HEIGHT))
         mask = schema.read_mask(f, np.arange(3))
@@ -125,8 +118,4 @@ def test_dataset_validates_records_parameters_masks_the_barrier_and_holds_out_fa
 
 
 def test_coarsen_and_presets():
-    for preset in ("demo", "default", "large"):
-        config = PROBLEM.make_config(preset)
-        coarse = PROBLEM.coarsen(config, 2)
-        assert coarse.h == 2 * config.h and coarse.substeps * 2 == config.substeps
-        assert np.array_equal(coarse.times, config.times)
+    assert_every_preset_coarsens_by_two(PROBLEM)

@@ -4,6 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
+from flow_family_checks import (assert_deterministic, assert_every_preset_coarsens_by_two,
+                                assert_fast_inflows_held_out_and_no_net_flux, assert_records_drawn_parameters)
 from surrolab.datasets import schema
 from surrolab.datasets.generate import generate
 from surrolab.errors import SurrolabError
@@ -101,26 +103,18 @@ def test_flow_develops_into_poiseuille_downstream():
 
 
 def test_solve_is_deterministic(config, trajectory):
-    again = PROBLEM.solve(config, PARAMS, PROBLEM.initial_state(config, None))
-    np.testing.assert_array_equal(again.geometry.points, trajectory.geometry.points)
-    for name in ("velocity", "pressure"):
-        np.testing.assert_array_equal(again.fields[name], trajectory.fields[name])
+    assert_deterministic(PROBLEM, config, PARAMS, trajectory)
 
 
 def test_dataset_validates_records_parameters_masks_the_grid_and_holds_out_fast_inflows(dataset):
     assert schema.validate(dataset) == []
     with h5py.File(dataset) as f:
-        params = {name: f[f"parameters/{name}"][()] for name in TubeProblem.parameter_names()}
-        for i in range(3):  # the parameters drawn for sample i, recorded, with its Re
-            drawn = TubeProblem.sample_parameters(np.random.default_rng([0, i]))
-            assert {name: values[i] for name, values in params.items()} == pytest.approx(drawn)
-            assert f["samples/reynolds"][i] == pytest.approx(TubeProblem.reynolds(drawn))
+        params = assert_records_drawn_parameters(f, TubeProblem, 3)
+        for i in range(3):  # each sample's mesh is its own channel
             points = f[f"mesh/{i}/points"][()]
-            assert points[:, 0].max() == pytest.approx(drawn["length"])
-            assert points[:, 1].max() == pytest.approx(drawn["height"])
-        np.testing.assert_array_equal(f["splits/test_heldout"][()], np.flatnonzero(params["inlet_speed"] >= 1.3))
-        assert len(f["splits/test_heldout"][()]) == 1
-        assert np.all(f["samples/boundary_mass_flux"][()] < 1e-10)
+            assert points[:, 0].max() == pytest.approx(params["length"][i])
+            assert points[:, 1].max() == pytest.approx(params["height"][i])
+        assert_fast_inflows_held_out_and_no_net_flux(f, params)
         x, y = (f[f"geometry/axes/{a}"][()] for a in ("x", "y"))
         assert x[-1] == 2.0 and y[-1] == pytest.approx(0.2)  # the longest, widest channel sampled
         mask = schema.read_mask(f, np.arange(3))
@@ -132,10 +126,7 @@ def test_dataset_validates_records_parameters_masks_the_grid_and_holds_out_fast_
 
 
 def test_coarsen_and_presets():
-    config = PROBLEM.make_config()
-    coarse = PROBLEM.coarsen(config, 2)
-    assert coarse.h == 2 * config.h and coarse.substeps == config.substeps // 2
-    assert np.array_equal(coarse.times, config.times)
+    assert_every_preset_coarsens_by_two(PROBLEM)
     for preset in ("demo", "default", "large"):  # coarsened by 2, the narrowest channel (H = 0.1) still meshes
         assert PROBLEM.coarsen(PROBLEM.make_config(preset), 2).h <= 0.5 * 0.1
     assert PROBLEM.make_config("demo").n_steps < PROBLEM.make_config().n_steps < PROBLEM.make_config("large").n_steps
