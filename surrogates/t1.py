@@ -189,12 +189,13 @@ def spectral_relative_l2(prediction: torch.Tensor, target: torch.Tensor, transfo
 class SpectralLoss(Hooks):
     """Relative L2 computed between the model's spectral prediction and T(target): the paper's loss,
     with no inverse transform in training. (The target's transform is data preparation, not the model's.)
-    Masked (mesh) datasets hold no solution outside the fluid, which a global transform cannot leave out,
-    so they are refused."""
+    Departure for masked (mesh) datasets: they hold no solution outside the fluid, which a global transform
+    cannot leave out (Parseval covers the whole grid), so there the loss is the shared masked MSE on the
+    physical prediction: one inverse transform per step in training, the layers still all spectral."""
 
     def loss(self, model: T1Surrogate, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
         if batch.get("mask") is not None:
-            raise SurrolabError("t1's spectral loss needs full grids; this dataset has a fluid mask")
+            return super().loss(model, batch, epoch)
         prediction = model.forward_spectral(batch["frames"], batch["parameters"])
         target = model.transform(batch["targets"])
         return spectral_relative_l2(prediction, target, model.transform)
