@@ -1,24 +1,25 @@
 """The CFDBench-style report: every trained surrogate against the solver on each flow family.
 
-For each family (cavity, tube, dam, cylinder) with a dataset `<data-root>/<family>.h5` and run folders
-`<runs-root>/<family>/<model>/` (checkpoints written by `surrolab train`), `harness.compare()` is run on
-two variations of the test data:
+For each family (cavity, tube, dam, cylinder) with a training dataset `<data-root>/<family>.h5` and run
+folders `<runs-root>/<family>/<model>/` (checkpoints written by `surrolab train`), `harness.compare()` runs
+every model and the solver (with its coarsenings) on each variation of the test data:
 
-- `test`: a random test split, parameters drawn from the training ranges (interpolation);
-- `test_heldout`: the samples whose held-out parameter lies in the top of its range (unseen parameters).
+- `test`: the dataset's random test split, all parameters drawn from the training ranges (interpolation);
+- `test_heldout`: its held-out split, the top of the first parameter's range (unseen parameters);
+- one test set per kind of variation of CFDBench (Luo et al., 2023, Sec. 3): `<family>_bc.h5`,
+  `<family>_properties.h5`, `<family>_geometry.h5`, made with `surrolab generate --vary ...
+  --test-fraction 1`, in which only the parameters of that kind vary and the others sit at their defaults.
+  A parameter's kind comes from its units and name (`parameter_role`): a speed is the boundary condition, a
+  length the geometry, the rest (density, viscosity; buoyancy) physical properties.
+  Departure: CFDBench trains one model per kind; here one model per family is trained with all kinds
+  varying and tested on each kind's set, which costs a third of the training on this machine.
 
-CFDBench varies three kinds of condition: the boundary condition, the physical properties and the
-geometry. Here they are the parameter groups of each family (`parameter_role`: a speed in m/s is the
-boundary condition, a length in m the geometry, the rest -- density, viscosity -- physical properties).
-The samples of a family vary all groups at once, so the report does not have one dataset per kind: it
-assigns each test sample to the kind of its parameter farthest from the training mean (in units of the
-parameter's sampling range) and gives every model's rollout error per kind, from a rollout of the model
-alone (the solver is not run again for that).
+A variation whose dataset is missing is listed under "not reported", not raised.
 
 Outputs: `cfd_report.md` (tables), `cfd_report.html` (one self-contained page: the tables and PNG plots
 embedded as data URIs: error against rollout step per family and variation, and truth, prediction and
 error of the velocity magnitude at the last frame of one test sample, masked outside the fluid) and
-`cfd_report.json` (the `compare()` reports it was made from, and the per-kind errors).
+`cfd_report.json` (the `compare()` reports it was made from).
 """
 from __future__ import annotations
 
@@ -31,23 +32,34 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from surrolab.benchmarks.report import draw_error_curves
 from surrolab.errors import SurrolabError
 
-if TYPE_CHECKING:  # annotations only: the harness imports torch and the solvers
-    from surrolab.benchmarks.harness import CompareConfig
-
 # the harness (torch, the solvers) and the dataset schema (h5py) are imported where they are used, so that the
 # CLI can add this module's arguments (`add_arguments`) without loading them
 
 FAMILIES = ("cavity", "tube", "dam", "cylinder")
-VARIATIONS = {"test": "random test split (seen parameter ranges)",
-              "test_heldout": "held-out split (unseen parameters: top of one parameter's range)"}
 ROLES = ("boundary condition", "physical properties", "geometry")
+KIND_FILES = {"boundary condition": "bc", "physical properties": "properties", "geometry": "geometry"}
+
+
+@dataclass(frozen=True)
+class Variation:
+    name: str
+    file_suffix: str  # the dataset <family><suffix>.h5
+    split: str
+    meaning: str
+
+
+VARIATIONS = (
+    Variation("test", "", "test", "random test split: all parameters drawn from the training ranges"),
+    Variation("test_heldout", "", "test_heldout", "held-out split: the top of the first parameter's range, unseen"),
+    *(Variation(kind, f"_{slug}", "test", f"only the {kind} varies, the other parameters at their defaults")
+      for kind, slug in KIND_FILES.items()),
+)
 
 
 def parameter_role(spec) -> str:
@@ -59,19 +71,23 @@ def parameter_role(spec) -> str:
     return "physical properties"
 
 
+def kind_parameters(parameters, kind: str) -> list[str]:
+    """The names of the parameters of one kind (what `surrolab generate --vary` gets for its test set)."""
+    return [p.name for p in parameters if parameter_role(p) == kind]
+
+
 def discover(runs_root: str | Path, data_root: str | Path, families=FAMILIES) -> dict[str, dict]:
-    """family -> {"data": path or None, "runs": [run folders with a model.pt]}."""
+    """family -> {"data": {variation name: path or None}, "runs": [run folders with a model.pt]}."""
     runs_root, data_root = Path(runs_root), Path(data_root)
     found = {}
     for family in families:
-        data = data_root / f"{family}.h5"
+        data = {v.name: data_root / f"{family}{v.file_suffix}.h5" for v in VARIATIONS}
         folder = runs_root / family
         runs = sorted(p for p in folder.iterdir() if (p / "model.pt").is_file()) if folder.is_dir() else []
-        found[family] = {"data": data if data.is_file() else None, "runs": runs}
+        found[family] = {"data": {k: (p if p.is_file() else None) for k, p in data.items()}, "runs": runs}
     return found
 
 
-# -- per-sample errors by kind of variation -----------------------------------------------------------
 @dataclass
 class SampleView:
     """What the field plot needs: one test sample's last frame, truth and each model's prediction."""
@@ -89,86 +105,77 @@ def _magnitude(frame: np.ndarray, channels: slice) -> np.ndarray:
     return np.sqrt(np.sum(frame[channels] ** 2, axis=0))
 
 
-def per_sample(data: Path, runs: list[Path], split: str, config: CompareConfig):
-    """Each model's rollout error on each sample of the split, the kind of variation of each sample (the
-    role of its parameter farthest from the training mean, in sampling ranges), and a `SampleView` of the
-    split's first sample. Models only: no solver run."""
-    from surrolab.benchmarks.harness import field_channels, rollout_errors, run_model
+def sample_view(data: Path, runs: list[Path], split: str, device: str) -> SampleView:
+    """The split's first sample at its last frame, truth and each model's rollout (models only)."""
+    from surrolab.benchmarks.harness import field_channels, run_model
     from surrolab.datasets import schema
 
     with schema.open_dataset(data) as f:
         d = schema.read_description(f)
-        idx = schema.read_split(f, split)[: config.max_trajectories]
-        if len(idx) == 0:
-            raise SurrolabError(f"split {split!r} of {data} is empty")
+        idx = schema.read_split(f, split)[:1]
         truth = schema.read_fields(f, d, idx)
         inside = schema.read_mask(f, idx)
         params = schema.read_parameters(f, d, idx)
-        train_params = schema.read_parameters(f, d, schema.read_split(f, "train"))
-    spans = np.array([max(p.high - p.low, 1e-30) for p in d.parameters])
-    distance = np.abs(params - train_params.mean(axis=0)) / spans  # (N, P)
-    farthest = distance.argmax(axis=1)
-    samples = [{"index": int(i), "farthest_parameter": d.parameters[k].name,
-                "kind": parameter_role(d.parameters[k]), "distance": float(distance[n, k])}
-               for n, (i, k) in enumerate(zip(idx, farthest))]
+    predictions = {run.name: run_model(run, d, truth, params, device, inside[:, None, None])[0][0, -1]
+                   for run in runs}
     fields = field_channels(d)
-    errors, predictions = {}, {}
-    for run in runs:
-        pred, _, _, payload, _ = run_model(run, d, truth, params, config.device, inside[:, None, None])
-        h = int(payload["constructor"]["history"])  # the first h frames are given, not predicted
-        errors[run.name] = [rollout_errors(pred[n:n + 1, h:], truth[n:n + 1, h:], fields, inside[n:n + 1]).total
-                            for n in range(len(idx))]
-        predictions[run.name] = pred[0, -1]
-    by_kind = {}
-    for kind in ROLES:
-        members = [n for n, s in enumerate(samples) if s["kind"] == kind]
-        if members:
-            by_kind[kind] = {"samples": len(members),
-                             "rollout_rel_l2": {label: float(np.mean([e[n] for n in members]))
-                                                for label, e in errors.items()}}
     name = "velocity" if "velocity" in fields else next(iter(fields))
-    view = SampleView(axes=tuple(d.geometry.axes), inside=inside[0], truth=truth[0, -1], predictions=predictions,
+    return SampleView(axes=tuple(d.geometry.axes), inside=inside[0], truth=truth[0, -1], predictions=predictions,
                       channels=fields[name], field=name, sample=int(idx[0]))
-    return samples, by_kind, errors, view
 
 
 # -- building the report ------------------------------------------------------------------------------
+def varied_parameters(data: Path, split: str) -> list[str]:
+    """The parameters that take more than one value over a split (a kind's test set varies only its own)."""
+    from surrolab.datasets import schema
+
+    with schema.open_dataset(data) as f:
+        d = schema.read_description(f)
+        values = schema.read_parameters(f, d, schema.read_split(f, split))
+    return [p.name for p, column in zip(d.parameters, values.T) if len(column) > 1 and np.ptp(column) > 0]
+
+
 def build(runs_root: str | Path, data_root: str | Path, families=FAMILIES, config=None,
-          splits=tuple(VARIATIONS)) -> tuple[dict, dict]:
-    """(report, views): the JSON-ready report and, per (family, split), the `SampleView` for the field plot.
-    `config` is a `harness.CompareConfig` (its split is ignored: every split of `splits` is compared)."""
+          variations=VARIATIONS) -> tuple[dict, dict]:
+    """(report, views): the JSON-ready report and, per (family, variation), the `SampleView` for the field
+    plot. `config` is a `harness.CompareConfig` (its split is ignored: each variation names its own)."""
     from surrolab.benchmarks.harness import CompareConfig, compare
     from surrolab.datasets import schema
 
     config = CompareConfig() if config is None else config
-    report = {"families": {}, "variations": {s: VARIATIONS.get(s, s) for s in splits}, "device": config.device}
+    report = {"families": {}, "variations": {v.name: v.meaning for v in variations}, "device": config.device}
     views = {}
     for family, where in discover(runs_root, data_root, families).items():
-        entry = {"data": str(where["data"]) if where["data"] else None, "runs": [str(r) for r in where["runs"]],
-                 "parameters": [], "splits": {}, "notes": []}
+        entry = {"data": {k: str(p) if p else None for k, p in where["data"].items()},
+                 "runs": [str(r) for r in where["runs"]], "parameters": [], "splits": {}, "notes": []}
         report["families"][family] = entry
-        if where["data"] is None:
+        main = where["data"]["test"]
+        if main is None:
             entry["notes"].append(f"no dataset {Path(data_root) / (family + '.h5')}")
             continue
-        with schema.open_dataset(where["data"]) as f:
+        with schema.open_dataset(main) as f:
             d = schema.read_description(f)
         entry["parameters"] = [{"name": p.name, "units": p.units, "low": p.low, "high": p.high,
                                 "role": parameter_role(p)} for p in d.parameters]
         if not where["runs"]:
             entry["notes"].append(f"no trained runs under {Path(runs_root) / family}")
             continue
-        for split in splits:
-            split_config = CompareConfig(split=split, max_trajectories=config.max_trajectories,
+        for v in variations:
+            data = where["data"][v.name]
+            if data is None:
+                entry["notes"].append(f"{v.name}: no dataset {Path(data_root) / (family + v.file_suffix + '.h5')}")
+                continue
+            split_config = CompareConfig(split=v.split, max_trajectories=config.max_trajectories,
                                          coarsen_factors=config.coarsen_factors, device=config.device)
             try:
-                result = compare(where["data"], where["runs"], split_config)
-                samples, by_kind, errors, view = per_sample(where["data"], where["runs"], split, split_config)
+                result = compare(data, where["runs"], split_config)
+                view = sample_view(data, where["runs"], v.split, config.device)
+                varied = varied_parameters(data, v.split)
             except SurrolabError as err:  # an empty split, a checkpoint for another dataset, ...
-                entry["notes"].append(f"{split}: {err}")
+                entry["notes"].append(f"{v.name}: {err}")
                 continue
-            entry["splits"][split] = {"compare": result, "samples": samples, "by_kind": by_kind,
-                                      "sample_rollout_rel_l2": errors}
-            views[(family, split)] = view
+            entry["splits"][v.name] = {"compare": result, "data": str(data), "split": v.split, "varied": varied}
+            views[(family, v.name)] = view
     return report, views
 
 
@@ -196,17 +203,13 @@ HEADER = ["family", "variation", "model", "one-step rel. L2", "rollout rel. L2",
           "speed-up at matched error", "matched solver"]
 
 
-def kind_rows(report: dict) -> list[list[str]]:
-    out = []
-    for family, entry in report["families"].items():
-        for split, res in entry["splits"].items():
-            for kind, k in res["by_kind"].items():
-                for label, err in k["rollout_rel_l2"].items():
-                    out.append([family, split, kind, str(k["samples"]), label, _fmt(err)])
-    return out
+def variation_rows(report: dict) -> list[list[str]]:
+    """Which parameters actually vary in each family's variation (read from the data, not assumed)."""
+    return [[family, name, res["data"].rsplit("/", 1)[-1] + f" ({res['split']})", ", ".join(res["varied"]) or "none"]
+            for family, entry in report["families"].items() for name, res in entry["splits"].items()]
 
 
-KIND_HEADER = ["family", "variation", "kind (farthest parameter)", "samples", "model", "rollout rel. L2"]
+VARIATION_HEADER = ["family", "variation", "dataset (split)", "parameters that vary"]
 
 
 def parameter_rows(report: dict) -> list[list[str]]:
@@ -219,8 +222,7 @@ PARAM_HEADER = ["family", "parameter", "units", "sampling range", "kind of varia
 EXPLAIN = ("Speed-up = solver seconds per trajectory / surrogate seconds per trajectory (both timed on this machine "
            "after a warm-up); speed-up at matched error is against the cheapest coarsened solver whose rollout error "
            "is at or below the surrogate's. Errors are relative L2 on the dataset's grid, inside the fluid only, mean "
-           "over the fields. Kinds of variation: every sample varies all parameters at once; a test sample is counted "
-           "under the kind of its parameter farthest from the training mean (in units of its sampling range).")
+           "over the fields. The models were trained once per family with every parameter varying.")
 
 
 def _md_table(header, body) -> list[str]:
@@ -229,10 +231,15 @@ def _md_table(header, body) -> list[str]:
 
 
 def markdown(report: dict) -> str:
-    lines = ["# CFD benchmark: surrogates against the solver", "",
+    lines = ["# CFD benchmark: surrogates against the solver", ""]
+    if report.get("command"):
+        lines += ["Regenerate with:", "", "```", report["command"], "```", "",
+                  f"Machine: {report.get('hardware', 'unknown')}; revision {report.get('revision', 'unknown')}; "
+                  f"wall time {report.get('wall_seconds', float('nan')):.0f} s.", ""]
+    lines += [
              "Variations: " + "; ".join(f"`{k}`: {v}" for k, v in report["variations"].items()) + ".", "",
              *_md_table(HEADER, rows(report)), "", EXPLAIN, "",
-             "## Error by kind of variation", "", *_md_table(KIND_HEADER, kind_rows(report)), "",
+             "## What varies in each variation", "", *_md_table(VARIATION_HEADER, variation_rows(report)), "",
              "## Parameters and their kind of variation", "", *_md_table(PARAM_HEADER, parameter_rows(report))]
     notes = [f"- {family}: {n}" for family, e in report["families"].items() for n in e["notes"]]
     if notes:
@@ -306,7 +313,7 @@ def html_page(report: dict, views: dict) -> str:
              "</style></head><body><h1>CFD benchmark: surrogates against the solver</h1>",
              "<p>" + html.escape("Variations: " + "; ".join(f"{k}: {v}" for k, v in report["variations"].items()))
              + "</p>", _html_table(HEADER, rows(report)), f"<p>{html.escape(EXPLAIN)}</p>",
-             "<h2>Error by kind of variation</h2>", _html_table(KIND_HEADER, kind_rows(report)),
+             "<h2>What varies in each variation</h2>", _html_table(VARIATION_HEADER, variation_rows(report)),
              "<h2>Parameters and their kind of variation</h2>", _html_table(PARAM_HEADER, parameter_rows(report))]
     for family, entry in report["families"].items():
         parts.append(f"<h2>{html.escape(family)}</h2>")

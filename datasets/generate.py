@@ -46,10 +46,27 @@ def describe(problem: Problem, config) -> schema.DatasetDescription:
                                      geometry_type=problem.geometry_type)
 
 
-def solve_sample(problem: Problem, config, seed: int, index: int) -> schema.Sample:
-    """Draw sample `index` from the seeded generator and solve it, timing the solve alone."""
+def fixed_parameters(problem: Problem, vary) -> dict[str, float]:
+    """The parameters held at their defaults when only those named in `vary` are drawn (None: all drawn).
+
+    CFDBench's subsets vary one kind of condition at a time (boundary condition, physical properties or
+    geometry) with the others at their nominal values; `vary` makes such a subset from any problem."""
+    if vary is None:
+        return {}
+    names = problem.parameter_names()
+    unknown = sorted(set(vary) - set(names))
+    if unknown or not vary:
+        raise SurrolabError(f"vary={list(vary)}: name at least one parameter of {problem.name!r}; "
+                            f"allowed: {', '.join(names)}")
+    return {p.name: float(p.default) for p in problem.parameters if p.name not in vary}
+
+
+def solve_sample(problem: Problem, config, seed: int, index: int, fixed: dict[str, float] | None = None) -> schema.Sample:
+    """Draw sample `index` from the seeded generator and solve it, timing the solve alone. Parameters in
+    `fixed` take the given value instead of their draw (the draws are still made, so the initial state and
+    the other parameters are those of the same sample drawn with everything varying)."""
     rng = np.random.default_rng([seed, index])
-    params = problem.sample_parameters(rng)
+    params = {**problem.sample_parameters(rng), **(fixed or {})}
     initial = problem.initial_state(config, rng)
     where = f"sample {index} of problem {problem.name!r} (seed {seed}; " + \
         ", ".join(f"{k}={v:.6g}" for k, v in params.items()) + ")"
@@ -70,14 +87,17 @@ def solve_sample(problem: Problem, config, seed: int, index: int) -> schema.Samp
 
 
 def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *, seed: int = 0,
-             splits: SplitSpec = SplitSpec(), progress: Progress | None = None, comm=None) -> Path | None:
-    """Generate (or resume) `n_samples` samples into `out`. Returns the path on the assembling rank."""
+             splits: SplitSpec = SplitSpec(), progress: Progress | None = None, comm=None,
+             vary: tuple[str, ...] | None = None) -> Path | None:
+    """Generate (or resume) `n_samples` samples into `out`. Returns the path on the assembling rank.
+    `vary`: draw only these parameters, the others at their defaults (`fixed_parameters`)."""
     check_positive_int("samples", n_samples)
+    fixed = fixed_parameters(problem, vary)
     out = Path(out)
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     parts = out.with_name(out.name + ".parts")
     request = {"problem": problem.name, "config": dataclasses.asdict(config), "samples": n_samples,
-               "seed": seed, "splits": dataclasses.asdict(splits)}
+               "seed": seed, "splits": dataclasses.asdict(splits), "fixed_parameters": fixed}
     if rank == 0:
         _claim_parts_dir(parts, request, out)
     if comm is not None:
@@ -86,7 +106,7 @@ def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *
     for i in range(rank, n_samples, size):
         part = parts / _part_name(i)
         if not part.exists():
-            _write_part(part, solve_sample(problem, config, seed, i))
+            _write_part(part, solve_sample(problem, config, seed, i, fixed))
         if progress is not None and rank == 0:  # counts every rank's finished parts
             progress(sum((parts / _part_name(j)).exists() for j in range(n_samples)), n_samples)
     if comm is not None:

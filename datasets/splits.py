@@ -23,7 +23,10 @@ class SplitSpec:
 
     def __post_init__(self):
         check_range("val_fraction", self.val_fraction, 0.0, 0.5)
-        check_range("test_fraction", self.test_fraction, 0.0, 0.5)
+        check_range("test_fraction", self.test_fraction, 0.0, 1.0)  # 1: a test-only set (CFD report's kinds)
+        if self.val_fraction + self.test_fraction > 1.0:
+            raise SurrolabError(f"val_fraction={self.val_fraction} + test_fraction={self.test_fraction} "
+                                "exceeds 1: nothing would be left for training")
         check_range("heldout_fraction", self.heldout_fraction, 0.0, 0.9)
 
 

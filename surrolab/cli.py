@@ -84,7 +84,8 @@ def cmd_generate(args) -> None:
             bars.append(tqdm(total=total, desc=f"generate {args.problem}", unit="sample"))
         bars[0].update(done - bars[0].n)
 
-    path = generate(problem, config, args.samples, out, seed=args.seed, splits=splits, progress=progress, comm=comm)
+    path = generate(problem, config, args.samples, out, seed=args.seed, splits=splits, progress=progress, comm=comm,
+                    vary=tuple(args.vary) if args.vary else None)
     for bar in bars:
         bar.close()
     if path is not None:
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heldout-parameter", default=None,
                    help="parameter whose top range is held out as split test_heldout (default: the first; '' off)")
     p.add_argument("--heldout-fraction", type=float, default=0.2)
+    p.add_argument("--vary", nargs="+", metavar="PARAMETER",
+                   help="draw only these parameters; the others stay at their defaults (CFDBench's subsets)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("train", help="train a surrogate on a dataset's training split")

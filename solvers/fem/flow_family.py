@@ -72,7 +72,8 @@ class FlowConfig(FrameSchedule):
     def __post_init__(self):
         super().__post_init__()
         check_positive_number("h", self.h)
-        check_positive_int("grid_resolution", self.grid_resolution, minimum=2)
+        # 1 cell per metre is enough for the 32 m smoke box (33² nodes); `grid` keeps >= 2 cells per axis
+        check_positive_int("grid_resolution", self.grid_resolution, minimum=1)
         check_positive_number("ramp_time", self.ramp_time, allow_zero=True)
         if self.ramp_time > self.t_end:
             raise SurrolabError(f"ramp_time={self.ramp_time!r} is not allowed: it must not exceed t_end={self.t_end!r}")

@@ -18,8 +18,13 @@ SETTINGS = dict(t_end=0.4, n_frames=3, ramp_time=0.2, grid_resolution=16)
 def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("cfd")
     problem = get_problem("cavity")
-    generate(problem, problem.make_config("demo", **SETTINGS), 5, root / "data" / "cavity.h5",
+    config = problem.make_config("demo", **SETTINGS)
+    generate(problem, config, 5, root / "data" / "cavity.h5",
              splits=SplitSpec(heldout_parameter="viscosity", heldout_fraction=0.2))  # 2 train, 1 val, 1 test, 1 held out
+    # one kind's test set, as `surrolab generate --vary lid_speed --test-fraction 1` makes it
+    assert surrolab(["generate", "cavity", "--preset", "demo", *sum((["--set", f"{k}={v}"] for k, v in SETTINGS.items()), []),
+                     "--samples", "2", "--seed", "1", "--vary", "lid_speed", "--val-fraction", "0",
+                     "--test-fraction", "1", "--heldout-parameter", "", "--out", str(root / "data" / "cavity_bc.h5")]) == 0
     assert surrolab(["train", "fno", "--data", str(root / "data" / "cavity.h5"), "--out", str(root / "runs" / "cavity"
                      / "fno"), "--epochs", "1", "--batch-size", "4", "--history", "1", "--device", "cpu",
                      "--set", "modes=4", "--set", "hidden_channels=8", "--set", "n_layers=2"]) == 0
@@ -33,7 +38,7 @@ def test_the_report_has_every_models_numbers_in_markdown_and_html(made):
     _, out = made
     report = json.loads((out / "cfd_report.json").read_text())
     cavity = report["families"]["cavity"]
-    assert set(cavity["splits"]) == {"test", "test_heldout"}
+    assert set(cavity["splits"]) == {"test", "test_heldout", "boundary condition"}
     text, page = (out / "cfd_report.md").read_text(), (out / "cfd_report.html").read_text()
     for split, res in cavity["splits"].items():
         (model,) = res["compare"]["models"]
@@ -42,16 +47,15 @@ def test_the_report_has_every_models_numbers_in_markdown_and_html(made):
             assert f"{value:.3e}" in text and f"{value:.3e}" in page
         for value in (model["speedup"], model["speedup_at_matched_error"]):
             assert f"{value:.3g}x" in text and f"{value:.3g}x" in page
-        assert res["by_kind"] and all(k in cfd_report.ROLES for k in res["by_kind"])
-        # the per-kind errors come from a rollout of the model alone: over all kinds they give compare()'s number
-        n = sum(k["samples"] for k in res["by_kind"].values())
-        pooled = sum(k["samples"] * k["rollout_rel_l2"]["fno"] for k in res["by_kind"].values()) / n
-        assert pooled == pytest.approx(model["rollout_rel_l2"], rel=1e-5)
     # the parameters and their kind of variation
     roles = {p["name"]: p["role"] for p in cavity["parameters"]}
     assert roles == {"lid_speed": "boundary condition", "density": "physical properties",
                      "viscosity": "physical properties", "width": "geometry", "height": "geometry"}
-    # families without data are listed as not reported, not raised
+    # in the kind's test set only the lid speed varies (read from the data), the rest at its default
+    assert cavity["splits"]["boundary condition"]["varied"] == ["lid_speed"]
+    assert "| cavity | boundary condition | cavity_bc.h5 (test) | lid_speed |" in text
+    # missing kinds and families without data are listed as not reported, not raised
+    assert any("geometry: no dataset" in n for n in cavity["notes"])
     assert any("no dataset" in n for n in report["families"]["tube"]["notes"])
     assert "tube: no dataset" in text
 

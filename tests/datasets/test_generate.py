@@ -109,3 +109,36 @@ def test_a_diverging_sample_stops_with_its_name_and_parameters_and_writes_nothin
         for needle in ["sample 0", "'heat'", "seed 3", "diffusivity=", *needles]:
             assert needle in message, message
         assert not out.exists() and not list(out.with_name(out.name + ".parts").glob("sample_*"))
+
+
+def test_varying_one_parameter_holds_the_others_at_their_defaults_and_keeps_the_draws(tmp_path):
+    """CFDBench's kind-of-variation subsets: `vary` draws only the named parameters; sample i keeps the initial
+    state and the draw of the varied parameter it has when everything varies (same seed)."""
+    import pytest
+
+    from surrolab.datasets.generate import generate
+    from surrolab.datasets.splits import SplitSpec
+    from surrolab.errors import SurrolabError
+    from surrolab.registry import get_problem
+
+    problem = get_problem("diffusion_reaction")
+    config = problem.make_config(resolution=4, n_frames=3, substeps=2)
+    first, *others = problem.parameters
+    every, only = tmp_path / "every.h5", tmp_path / "only.h5"
+    generate(problem, config, 3, every, seed=5)
+    generate(problem, config, 3, only, seed=5, vary=(first.name,),
+             splits=SplitSpec(val_fraction=0.0, test_fraction=1.0, heldout_parameter=""))
+    with schema.open_dataset(every) as f:
+        d = schema.read_description(f)
+        p_every, u_every = schema.read_parameters(f, d, range(3)), schema.read_fields(f, d, range(3))
+    with schema.open_dataset(only) as f:
+        p_only, u_only = schema.read_parameters(f, d, range(3)), schema.read_fields(f, d, range(3))
+        assert list(schema.read_split(f, "test")) == [0, 1, 2] and len(schema.read_split(f, "train")) == 0
+    np.testing.assert_array_equal(p_only[:, 0], p_every[:, 0])
+    assert np.ptp(p_only[:, 0]) > 0
+    np.testing.assert_array_equal(p_only[:, 1:], np.tile([p.default for p in others], (3, 1)))
+    np.testing.assert_array_equal(u_only[:, 0], u_every[:, 0])  # the same initial states
+    with pytest.raises(SurrolabError, match="allowed: .*" + first.name):
+        generate(problem, config, 1, tmp_path / "bad.h5", vary=("lid_speed",))
+    with pytest.raises(SurrolabError, match="exceeds 1"):
+        SplitSpec(val_fraction=0.2, test_fraction=0.9)

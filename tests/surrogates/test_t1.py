@@ -140,6 +140,25 @@ def test_the_training_loss_on_spectra_matches_the_physical_loss_of_the_model_out
         assert spectral_loss < 1.5 * physical_loss
 
 
+def test_on_a_masked_dataset_the_loss_counts_only_the_fluid_nodes():
+    """A global transform cannot leave out the nodes outside the fluid (Parseval covers the whole grid), so with
+    a mask the loss is the shared masked MSE of the physical prediction: what lies outside does not count."""
+    from surrolab.surrogates.training import masked_mse
+
+    model = small_t1()
+    with torch.no_grad():
+        model.head2.normal_()
+    x, p = inputs(model)
+    mask = torch.zeros(2, 1, 1, 33, 33)
+    mask[..., :20, :] = 1.0
+    targets = torch.randn(2, 1, 2, 33, 33)
+    batch = {"frames": x, "parameters": p, "targets": targets, "mask": mask}
+    loss = SpectralLoss().loss(model, batch, epoch=0)
+    torch.testing.assert_close(loss, masked_mse(model(x, p), targets, mask))
+    changed = dict(batch, targets=targets + 100.0 * (1 - mask))  # garbage outside the fluid
+    torch.testing.assert_close(SpectralLoss().loss(model, changed, epoch=0), loss)
+
+
 # --- the variance-preserving initialisation -----------------------------------------------------------
 
 @pytest.mark.parametrize("name", TRANSFORMS)
