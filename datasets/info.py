@@ -23,10 +23,12 @@ def summary(path) -> str:
             "  fields: " + ", ".join(f"{s.name} [{s.units}] (order {s.order})" for s in d.fields),
             "  parameters:",
         ]
+        fixed = json.loads(prov.get("generation", "{}")).get("fixed_parameters", {})  # `generate --vary`
         for p in d.parameters:
             values = f[f"parameters/{p.name}"][()]
-            lines.append(f"    {p.name} [{p.units}]: sampled in [{p.low:g}, {p.high:g}], "
-                         f"data {values.min():.4g} .. {values.max():.4g}")
+            drawn = f"held at its default {fixed[p.name]:g}" if p.name in fixed else \
+                f"sampled in [{p.low:g}, {p.high:g}]"
+            lines.append(f"    {p.name} [{p.units}]: {drawn}, data {values.min():.4g} .. {values.max():.4g}")
         lines.append("  boundary conditions: " + ", ".join(f"{b.kind} on {b.boundary}" for b in d.boundary_conditions))
         lines.append("  splits: " + ", ".join(f"{k} {len(v)}" for k, v in f.get("splits", {}).items()))
         lines.append(f"  solver wall time: {wall.sum():.2f} s total, {np.mean(wall):.3f} s per sample")

@@ -138,6 +138,12 @@ def test_varying_one_parameter_holds_the_others_at_their_defaults_and_keeps_the_
     assert np.ptp(p_only[:, 0]) > 0
     np.testing.assert_array_equal(p_only[:, 1:], np.tile([p.default for p in others], (3, 1)))
     np.testing.assert_array_equal(u_only[:, 0], u_every[:, 0])  # the same initial states
+    from surrolab.datasets.info import summary
+
+    text = summary(only)  # `surrolab info` says which parameters were held, and at what
+    for p in others:
+        assert f"{p.name} [{p.units}]: held at its default {p.default:g}" in text
+    assert f"{first.name} [{first.units}]: sampled in" in text
     with pytest.raises(SurrolabError, match="allowed: .*" + first.name):
         generate(problem, config, 1, tmp_path / "bad.h5", vary=("lid_speed",))
     with pytest.raises(SurrolabError, match="exceeds 1"):
