@@ -66,20 +66,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--out", default=None, help="also write the table as Markdown here")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"T1 vs FNO, batch 8, CPU: {hardware()}")
-    print("| grid | model | parameters | training step ms | inference ms | FNO/T1 step | FNO/T1 inference |")
-    print("|---|---|---|---|---|---|---|")
+    lines = ["# T1 against FNO: time per training step and per inference, side by side", "",
+             "```", "python -m surrolab.benchmarks.t1_speed " + " ".join(argv if argv is not None else sys.argv[1:]),
+             "```", "", f"Batch 8, CPU: {hardware()}; medians of "
+             f"{args.repeats} alternating calls after 2 warm-up rounds.", "",
+             "| grid | model | parameters | training step ms | inference ms | FNO/T1 step | FNO/T1 inference |",
+             "|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for n in args.resolutions:
         result = measure(n, args.repeats)
         fno, t1 = result["fno"], result["t1"]
         for name, r in result.items():
             ratios = (f"{fno['step_ms'] / t1['step_ms']:.1f}x | {fno['inference_ms'] / t1['inference_ms']:.1f}x"
                       if name == "t1" else " | ")
-            print(f"| {n}² | {name} | {r['parameters']:,.0f} | {r['step_ms']:.1f} | {r['inference_ms']:.1f} | {ratios} |",
-                  flush=True)
+            lines.append(f"| {n}² | {name} | {r['parameters']:,.0f} | {r['step_ms']:.1f} | {r['inference_ms']:.1f} | "
+                         f"{ratios} |")
+            print(lines[-1], flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
     return 0
 
 
