@@ -17,6 +17,7 @@ The layout (version 1.1; the short document is `datasets/SCHEMA.md`)::
     /provenance             attrs: problem_config, generation, packages (JSON), git_revision, seed, hardware
     /splits/<name>          sample indices; attrs: strategy
     /normalization/<field>/{mean,std}   statistics of the training split, per component
+    /normalization/parameters/{mean,std}  attrs: names (the parameter of each entry)
     /mesh                   mesh datasets only; attrs: cell_type ("triangle")
       <i>/points            (N_i, dim) float64   vertices of sample i's mesh
       <i>/cells             (M_i, 3) int64       vertex indices of each cell
@@ -195,6 +196,10 @@ def write_dataset(
             for name, (mean, std) in (normalization or {}).items():
                 f.create_dataset(f"normalization/{name}/mean", data=mean)
                 f.create_dataset(f"normalization/{name}/std", data=std)
+            if "parameters" in (normalization or {}):
+                # the parameters' statistics are in `description.parameters` order, which is not the order
+                # `read_description` gives back (HDF5 lists /parameters alphabetically): name each entry
+                f["normalization/parameters"].attrs["names"] = list(description.parameter_names)
             f.attrs["complete"] = True  # last: nothing above failed
         os.replace(tmp, path)
     finally:
@@ -390,6 +395,10 @@ def validate(path: str | os.PathLike) -> list[str]:
         for name, ds in f["parameters"].items():
             if ds.shape != (n,):
                 problems.append(f"parameter {name!r} has shape {ds.shape}, expected ({n},)")
+        named = f["normalization/parameters"].attrs.get("names") if "normalization/parameters" in f else None
+        if named is not None and sorted(map(str, named)) != sorted(f["parameters"]):
+            problems.append(f"/normalization/parameters names {list(map(str, named))} are not the parameters "
+                            f"{sorted(f['parameters'])}")
         for key in ("seed", "wall_time"):
             if f[f"samples/{key}"].shape != (n,):
                 problems.append(f"/samples/{key} has shape {f[f'samples/{key}'].shape}, expected ({n},)")

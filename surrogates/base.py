@@ -67,9 +67,12 @@ class Normalizer(nn.Module):
             raise SurrolabError(f"{f.filename} stores no normalisation statistics: generate it with `surrolab generate`")
         stats = [(f[f"normalization/{s.name}/mean"][()].reshape(-1), f[f"normalization/{s.name}/std"][()].reshape(-1))
                  for s in description.fields]  # per field, per component: in channel order
+        group = f["normalization/parameters"]
+        names = list(description.parameter_names)
+        stored = [str(x) for x in group.attrs["names"]] if "names" in group.attrs else _declared_order(f, names)
+        order = [stored.index(name) for name in names]  # into the order of `description.parameters`
         return cls(field_mean=[x for mean, _ in stats for x in mean], field_std=[x for _, std in stats for x in std],
-                   parameter_mean=f["normalization/parameters/mean"][()],
-                   parameter_std=f["normalization/parameters/std"][()])
+                   parameter_mean=group["mean"][()][order], parameter_std=group["std"][()][order])
 
     def encode_fields(self, x: torch.Tensor, n_spatial: int) -> torch.Tensor:
         # x: (..., channels, *spatial); the statistics (channels,) broadcast as (channels, 1, ..., 1)
@@ -89,6 +92,16 @@ def tensor_state(module: nn.Module) -> dict[str, torch.Tensor]:
     Python functions, which `weights_only` loading rightly refuses; our checkpoints carry the
     constructor arguments instead)."""
     return {k: v for k, v in module.state_dict().items() if torch.is_tensor(v)}
+
+
+def _declared_order(f, names: list[str]) -> list[str]:
+    """The order of a dataset's parameter statistics when the file does not name them (written before
+    `normalization/parameters` had `names`): `generate` computed them in the problem's declared order."""
+    from surrolab.registry import PROBLEMS, get_problem
+
+    problem = str(f.attrs["problem"])
+    declared = list(get_problem(problem).parameter_names()) if problem in PROBLEMS else names
+    return declared if sorted(declared) == sorted(names) else names
 
 
 def dataset_signature(description: DatasetDescription) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
               lr: float = 1e-3, history: int = 2, seed: int = 0, device: str = "auto", hyper: dict | None = None,
-              curriculum: bool = False, progress=None, announce=None) -> dict:
+              curriculum: bool = False, warmup_epochs: int = 0, progress=None, announce=None) -> dict:
     """Build `model_name` for the dataset, train it on the training split and save the run in `out`.
 
     What `surrolab train` and the comparison scripts run: masks on mesh datasets, `model.training_hooks()` (CAPE's curriculum,
@@ -26,7 +26,8 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
     from surrolab.surrogates.training import TrainConfig, train
 
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device,
+                         warmup_epochs=warmup_epochs)
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)
         train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")

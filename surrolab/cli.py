@@ -116,7 +116,7 @@ def cmd_train(args) -> None:
     out = Path(args.out or f"runs/{args.model}")
     train_run(args.model, args.data, out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
               history=args.history, seed=args.seed, device=args.device, hyper=hyper, curriculum=args.curriculum,
-              progress=progress, announce=announce)
+              warmup_epochs=args.warmup_epochs, progress=progress, announce=announce)
     for bar in bars:
         bar.close()
     print(f"wrote {out / 'model.pt'} (best validation epoch), {out / 'log.csv'}")
@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup-epochs", type=int, default=0,
+                   help="linear learning-rate warm-up over the first epochs, then the cosine (SineNet's schedule)")
     p.add_argument("--history", type=int, default=2, help="input frames per prediction")
     p.add_argument("--curriculum", action="store_true",
                    help="train from teacher forcing to fully autoregressive (CAPE's curriculum; on for cape)")

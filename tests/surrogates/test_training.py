@@ -87,6 +87,37 @@ def test_bad_training_settings_name_the_field():
         TrainConfig(device="tpu")
 
 
+def test_warm_up_raises_the_learning_rate_linearly_then_leaves_the_cosine_as_it_was(tiny_dataset, tmp_path,
+                                                                                    monkeypatch):
+    """SineNet's schedule: a linear ramp over the first epochs' steps, then the cosine unchanged."""
+    seen = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    logs = {}
+    for warmup in (0, 2):
+        seen.clear()
+        d, norm, model, (tr, va) = setup(tiny_dataset)
+        config = TrainConfig(epochs=4, batch_size=2, learning_rate=1e-2, warmup_epochs=warmup, device="cpu")
+        train(model, norm, tr, va, config, tmp_path / str(warmup), signature=dataset_signature(d))
+        logs[warmup] = [line.split(",")[3] for line in (tmp_path / str(warmup) / "log.csv").read_text().splitlines()]
+        rates = list(seen)
+    per_epoch = len(rates) // 4
+    ramp = 2 * per_epoch
+    expected = [1e-2 * (i + 1) / ramp for i in range(per_epoch)]  # epoch 1 at the full rate, ramped
+    cosine_1 = 1e-2 * 0.5 * (1 + np.cos(np.pi / 4))  # epoch 2's cosine rate, ramped
+    expected += [cosine_1 * (per_epoch + i + 1) / ramp for i in range(per_epoch)]
+    np.testing.assert_allclose(rates[:ramp], expected, rtol=1e-9)
+    assert rates[ramp - 1] == pytest.approx(cosine_1) and np.all(np.diff(rates[:per_epoch]) > 0)
+    assert logs[0] == logs[2]  # the cosine per epoch is what it is without warm-up
+    with pytest.raises(SurrolabError, match="warmup_epochs=4"):
+        TrainConfig(epochs=4, warmup_epochs=4)
+
+
 def test_the_loss_of_a_mesh_dataset_counts_only_the_nodes_inside_the_fluid():
     """Grid nodes outside a sample's mesh hold no solution: whatever a model predicts there, the default
     loss does not change, and inside it is the plain mean squared error over the inside nodes."""
