@@ -42,8 +42,9 @@ from surrolab.errors import SurrolabError
 # CLI can add this module's arguments (`add_arguments`) without loading them
 
 FAMILIES = ("cavity", "tube", "dam", "cylinder")
-ROLES = ("boundary condition", "physical properties", "geometry")
+# CFDBench's kinds of variation, and the suffix of each kind's test set <family>_<suffix>.h5
 KIND_FILES = {"boundary condition": "bc", "physical properties": "properties", "geometry": "geometry"}
+ROLES = tuple(KIND_FILES)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ HEADER = ["family", "variation", "model", "one-step rel. L2", "rollout rel. L2",
 
 def variation_rows(report: dict) -> list[list[str]]:
     """Which parameters actually vary in each family's variation (read from the data, not assumed)."""
-    return [[family, name, res["data"].rsplit("/", 1)[-1] + f" ({res['split']})", ", ".join(res["varied"]) or "none"]
+    return [[family, name, f"{Path(res['data']).name} ({res['split']})", ", ".join(res["varied"]) or "none"]
             for family, entry in report["families"].items() for name, res in entry["splits"].items()]
 
 
