@@ -78,6 +78,48 @@ class MeshGeometry:
         return np.unique(self.boundaries[name])
 
 
+@dataclass(frozen=True)
+class ParticleGeometry:
+    """A particle set (an MPM run): what stays fixed while the particles move.
+
+    material_id: (N,) int, the index into `materials` of each particle's material; mass: (N,) kg and
+    volume: (N,) m^d, the particles' initial mass and volume; materials: one dict per material, its law's
+    registered name under "law" and its parameters (JSON-able); domain: (lower, upper) corners of the
+    box the particles move in, each (dim,); particle_index: (N,) the index of each stored particle in the
+    simulated set (storage may keep a subset of the particles). Fields on a particle set have shape
+    (n_times, N) for scalars, (n_times, N, dim) for vectors, (n_times, N, dim, dim) for tensors; the
+    positions are the vector field "position".
+    """
+
+    material_id: np.ndarray
+    mass: np.ndarray
+    volume: np.ndarray
+    materials: tuple[dict, ...]
+    domain: tuple[np.ndarray, np.ndarray]
+    particle_index: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "material_id", np.asarray(self.material_id, dtype=np.int32))
+        object.__setattr__(self, "mass", np.asarray(self.mass, dtype=np.float64))
+        object.__setattr__(self, "volume", np.asarray(self.volume, dtype=np.float64))
+        object.__setattr__(self, "particle_index", np.asarray(self.particle_index, dtype=np.int64))
+        object.__setattr__(self, "domain", tuple(np.asarray(c, dtype=np.float64) for c in self.domain))
+        n = len(self.material_id)
+        for name in ("mass", "volume", "particle_index"):
+            if getattr(self, name).shape != (n,):
+                raise SurrolabError(f"invalid particle set: {name} has shape {getattr(self, name).shape}, expected ({n},)")
+        if n and (self.material_id.min() < 0 or self.material_id.max() >= len(self.materials)):
+            raise SurrolabError(f"invalid particle set: material_id outside [0, {len(self.materials)})")
+
+    @property
+    def n_points(self) -> int:
+        return len(self.material_id)
+
+    @property
+    def dim(self) -> int:
+        return len(self.domain[0])
+
+
 def mesh_problems(points_shape: tuple[int, ...], cells: np.ndarray, boundaries: dict[str, np.ndarray],
                   cell_type: str) -> list[str]:
     """Every way a mesh's arrays are inconsistent, as one-line messages (used by the dataset validator)."""
@@ -113,11 +155,11 @@ class Trajectory:
     """One solver run.
 
     fields: name -> array of shape (n_times, *grid.shape) for scalars, (n_times, *grid.shape, dim) for
-    vectors on a grid; (n_times, N) and (n_times, N, dim) on a mesh of N points.
+    vectors on a grid; (n_times, N) and (n_times, N, dim) on a mesh or particle set of N points.
     `times` has shape (n_times,) and starts with the initial state.
     """
 
     times: np.ndarray
     fields: dict[str, np.ndarray]
-    geometry: GridGeometry | MeshGeometry
+    geometry: GridGeometry | MeshGeometry | ParticleGeometry
     diagnostics: dict[str, float] = field(default_factory=dict)
