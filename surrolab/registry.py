@@ -17,6 +17,17 @@ PROBLEMS = {
     "dam": "surrolab.solvers.fem.dam:DamProblem",
     "cylinder": "surrolab.solvers.fem.cylinder:CylinderProblem",
     "smoke": "surrolab.solvers.fem.smoke:SmokeProblem",
+    "mpm_blob_jelly": "surrolab.solvers.mpm.scenes:MpmBlobJelly",
+    "mpm_blob_water": "surrolab.solvers.mpm.scenes:MpmBlobWater",
+    "mpm_blob_sand": "surrolab.solvers.mpm.scenes:MpmBlobSand",
+    "mpm_blob_plasticine": "surrolab.solvers.mpm.scenes:MpmBlobPlasticine",
+    "mpm_blob_goop": "surrolab.solvers.mpm.scenes:MpmBlobGoop",
+    "mpm_column_sand": "surrolab.solvers.mpm.scenes:MpmColumnSand",
+    "mpm_dam_break_water": "surrolab.solvers.mpm.scenes:MpmDamBreakWater",
+    "mpm_dam_break_goop": "surrolab.solvers.mpm.scenes:MpmDamBreakGoop",
+    "mpm_multi_material": "surrolab.solvers.mpm.scenes:MpmMultiMaterial",
+    "mpm_collider_jelly": "surrolab.solvers.mpm.scenes:MpmColliderJelly",
+    "mpm_collider_plasticine": "surrolab.solvers.mpm.scenes:MpmColliderPlasticine",
 }
 
 MODELS = {

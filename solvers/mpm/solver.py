@@ -59,6 +59,27 @@ class MPMConfig:
         return (self.n_grid + 1) ** self.dim
 
 
+def stable_time_step(materials: Sequence[Material], config: MPMConfig, max_speed: float) -> float:
+    """Δt ≤ CFL_LIMIT·Δx/(c + max_speed), c the fastest wave speed of `materials`, and with an explicitly
+    viscous material (water) Δt ≤ ρ Δx²/(2 d η) (goop's viscosity enters through an implicit relaxation)."""
+    c = max(m.wave_speed() for m in materials)
+    dt = CFL_LIMIT * config.dx / (c + max_speed)
+    for m in materials:
+        if m.name == "water" and m.viscosity > 0:
+            dt = min(dt, m.density * config.dx**2 / (2 * config.dim * m.viscosity))
+    return dt
+
+
+def speed_bound(config: MPMConfig, colliders: Sequence[Collider], velocities: np.ndarray) -> float:
+    """A bound on particle speeds over a run: the initial maximum, plus free fall across the box, plus the
+    fastest collider surface."""
+    v0 = float(np.max(np.linalg.norm(velocities, axis=1))) if len(velocities) else 0.0
+    fall = math.sqrt(2 * abs(config.gravity) * config.domain_size)
+    body = max((np.linalg.norm(c.velocity) + np.linalg.norm(c.angular_velocity) * config.domain_size
+                for c in colliders), default=0.0)
+    return v0 + fall + body
+
+
 @dataclass
 class ParticleState:
     """What changes each step, per particle: position x, velocity v, APIC affine matrix C (the velocity
@@ -119,23 +140,12 @@ class MPMSolver:
 
     # -- stability -----------------------------------------------------------------------------------
     def stable_dt(self, max_speed: float) -> float:
-        """The largest stable Δt for particle speeds up to `max_speed` (m/s), CFL and viscous bounds."""
-        c = max(m.wave_speed() for m in self.materials)
-        dt = CFL_LIMIT * self.config.dx / (c + max_speed)
-        for m in self.materials:
-            eta = getattr(m, "viscosity", 0.0)
-            if eta > 0 and m.name == "water":  # explicit viscosity; goop's relaxation is implicit
-                dt = min(dt, m.density * self.config.dx**2 / (2 * self.config.dim * eta))
-        return dt
+        """The largest stable Δt for particle speeds up to `max_speed` (m/s): `stable_time_step`."""
+        return stable_time_step(self.materials, self.config, max_speed)
 
     def speed_bound(self, velocities: np.ndarray) -> float:
-        """A bound on particle speeds over a run: the initial maximum, plus free fall across the box, plus
-        the fastest collider surface."""
-        v0 = float(np.max(np.linalg.norm(velocities, axis=1))) if len(velocities) else 0.0
-        fall = math.sqrt(2 * abs(self.config.gravity) * self.config.domain_size)
-        body = max((np.linalg.norm(c.velocity) + np.linalg.norm(c.angular_velocity) * self.config.domain_size
-                    for c in self.colliders), default=0.0)
-        return v0 + fall + body
+        """A bound on particle speeds over a run from these initial velocities: `speed_bound`."""
+        return speed_bound(self.config, self.colliders, velocities)
 
     def check_dt(self, dt: float, velocities: np.ndarray) -> None:
         """Fail before the run if Δt exceeds the stability bound."""
