@@ -149,13 +149,14 @@ class Collider:
         if self.shape == "plane" and not np.linalg.norm(self.normal) > 0:
             raise SurrolabError(f"collider normal={self.normal!r} must be a non-zero vector")
 
-    def rotation(self, t: float) -> np.ndarray:
-        """The body's rotation at time t (Rodrigues' formula for constant ω; a plane's frame maps +y to its normal)."""
+    def rotation(self, t: float, dim: int = 3) -> np.ndarray:
+        """The body's rotation at time t (Rodrigues' formula for constant ω, only its z part in 2D; a plane's
+        frame maps +y to its normal)."""
         base = np.eye(3)
         if self.shape == "plane":
             n = np.asarray(self.normal, float) / np.linalg.norm(self.normal)
             base = _rotation_between(np.array([0.0, 1.0, 0.0]), n)
-        omega = np.asarray(self.angular_velocity, float)
+        omega = np.asarray(self.angular_velocity, float) * ([0.0, 0.0, 1.0] if dim == 2 else 1.0)
         angle = np.linalg.norm(omega) * t
         if angle == 0.0:
             return base
@@ -166,10 +167,14 @@ class Collider:
     def apply(self, dim: int, velocity_in, grid_mass, dims, dx: float, t: float, velocity_out) -> None:
         """Write to `velocity_out` the grid velocities `velocity_in` with the collision condition at time t."""
         centre = np.asarray(self.centre, float) + t * np.asarray(self.velocity, float)
-        size = self.size if dim == 3 or self.shape != "box" else (self.size[0], self.size[1], 1e30)
+        velocity, angular_velocity = np.asarray(self.velocity, float), np.asarray(self.angular_velocity, float)
+        size = self.size
+        if dim == 2:  # the plane z = 0: no offset, motion or extent out of it; spin about z only
+            centre[2], velocity[2], angular_velocity[:2] = 0.0, 0.0, 0.0
+            size = (self.size[0], self.size[1], 1e30) if self.shape == "box" else self.size
         wp.launch(collider_kernel(dim, self.shape), dim=velocity_in.shape[0], device=velocity_in.device,
-                  inputs=[velocity_in, grid_mass, dims, dx, wp.vec3(*centre), wp.mat33(*self.rotation(t).ravel()),
-                          wp.vec3(*self.velocity), wp.vec3(*self.angular_velocity), wp.vec3(*size),
+                  inputs=[velocity_in, grid_mass, dims, dx, wp.vec3(*centre), wp.mat33(*self.rotation(t, dim).ravel()),
+                          wp.vec3(*velocity), wp.vec3(*angular_velocity), wp.vec3(*size),
                           COLLIDER_MODES[self.mode], self.friction, velocity_out])
 
 
