@@ -21,9 +21,9 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from surrolab.errors import SurrolabError, check_positive_int, check_positive_number
+from surrolab.errors import SurrolabError, check_positive_int
 from surrolab.solvers.mpm.colliders import Collider
-from surrolab.solvers.mpm.kernels import WALL_CELLS, WALL_MODES
+from surrolab.solvers.mpm.kernels import WALL_CELLS
 from surrolab.solvers.mpm.materials import MATERIALS, Material
 from surrolab.solvers.mpm.solver import MPMConfig, MPMSolver, speed_bound, stable_time_step
 from surrolab.solvers.problem import FrameSchedule, ParameterSpec, Problem
@@ -125,7 +125,7 @@ class MPMScene(Problem):
 
     def velocities(self, config: MPMSceneConfig, params: dict[str, float], positions: np.ndarray,
                    directions: np.ndarray) -> np.ndarray:
-        """Initial velocities (N, dim); `directions` are the unit vectors drawn in `initial_state`."""
+        """Initial velocities (N, dim); `directions` are two random unit vectors drawn with the placement."""
         return np.zeros_like(positions)
 
     def materials(self, params: dict[str, float]) -> Sequence[Material]:
@@ -220,4 +220,4 @@ class MPMScene(Problem):
         return max(1, math.ceil(config.t_end / ((config.n_frames - 1) * dt)))
 
 
-__all__ = ["FIELDS", "LAW_PARAMETERS", "MPMSceneConfig", "MPMScene", "law_material", "WALL_MODES"]
+__all__ = ["FIELDS", "LAW_PARAMETERS", "MPMSceneConfig", "MPMScene", "law_material"]
