@@ -54,10 +54,24 @@ def linalg(dim: int):
         if wp.static(dim == 3):
             wp.svd3(F, U, sigma, V)
         else:
-            wp.svd2(F, U, sigma, V)
-            if wp.determinant(U) < 0.0:  # warp's svd2 returns a reflection U and σ ≥ 0 when det F < 0
+            # warp's svd2 returns U = V = I for any F = s·R (equal singular values, e.g. a pure rotation),
+            # which loses R (warp 1.19, native/svd.h `_svd_2`). So split off the polar rotation in closed form
+            # first, R = rot(θ), θ = atan2(F₁₀ − F₀₁, F₀₀ + F₁₁), and decompose the symmetric S = RᵀF, for
+            # which U = V = I at equal singular values is right.
+            theta = wp.atan2(F[1, 0] - F[0, 1], F[0, 0] + F[1, 1])
+            R = mat(wp.cos(theta), -wp.sin(theta), wp.sin(theta), wp.cos(theta))
+            Us = mat()
+            wp.svd2(wp.transpose(R) * F, Us, sigma, V)
+            U = R * Us
+            # svd2 gives σ ≥ 0 and U or V (or both) may be reflections: flip the second column of each
+            # reflection and the sign of σ₂ with it, so U and V are rotations and U diag(σ) Vᵀ = F
+            if wp.determinant(U) < 0.0:
                 U[0, 1] = -U[0, 1]
                 U[1, 1] = -U[1, 1]
+                sigma[1] = -sigma[1]
+            if wp.determinant(V) < 0.0:
+                V[0, 1] = -V[0, 1]
+                V[1, 1] = -V[1, 1]
                 sigma[1] = -sigma[1]
         return U, sigma, V
 
@@ -230,7 +244,11 @@ class FixedCorotated(Material):
             U, sigma, V = la.svd(F)
             R = U * wp.transpose(V)
             J = wp.determinant(F)
-            return 2.0 * mu * (F - R) * wp.transpose(F) + (lam * (J - 1.0) * J) * wp.identity(n=dim, dtype=float)
+            # (F − R)Fᵀ = FFᵀ − R S Rᵀ is symmetric; written so in float32 too (an SVD of nearly equal singular
+            # values leaves R Fᵀ asymmetric by ~1e-4, which would be a spurious torque)
+            RFt = R * wp.transpose(F)
+            return 2.0 * mu * (F * wp.transpose(F) - 0.5 * (RFt + wp.transpose(RFt))) + \
+                (lam * (J - 1.0) * J) * wp.identity(n=dim, dtype=float)
 
         @wp.func
         def project(F: la.mat, params: wp.array(dtype=float), dt: float):
