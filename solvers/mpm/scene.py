@@ -135,6 +135,11 @@ class MPMScene(Problem):
         return ()
 
     # -- the Problem contract ----------------------------------------------------------------------------
+    @classmethod
+    def resolution_settings(cls, resolution: int) -> dict:
+        """CLI `--resolution N`: N grid cells per side (a finer grid needs more substeps: the run says how many)."""
+        return {"n_grid": resolution}
+
     def grid(self, config) -> GridGeometry:
         """The MPM background grid (the box the particles move in)."""
         self.check_config(config)
