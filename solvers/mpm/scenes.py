@@ -4,6 +4,7 @@
   a random initial linear and angular velocity, falls in the box and hits the floor and walls: NCLaw's
   falling blob and the GNS/GIOROM datasets' drops. Parameters: `speed` (m/s, random direction),
   `angular_speed` (rad/s, about z in 2D, a random axis in 3D), `size` (mean half-extent, m).
+  Sand has sticky walls (a frictionless floor would let the grains slide on forever), the others slip.
 - `column` (`mpm_column_sand`): granular column collapse (Lube et al. 2005; Lajeunesse et al. 2004): a
   column of width `width` and height `aspect_ratio`·`width` against the left wall, released from rest onto
   the floor. (The runout-against-aspect-ratio validation is `benchmarks/mpm_validation.py`.)
@@ -157,19 +158,21 @@ PRESETS = {  # substeps are filled in per registered problem (`registered`)
 }
 
 
-def registered(scene: type[MPMScene], name: str, law: str | None = None) -> type[MPMScene]:
+def registered(scene: type[MPMScene], name: str, law: str | None = None, **config_defaults) -> type[MPMScene]:
     """The problem `name`: `scene` made of `law`, its parameters the scene's then the law's, its presets with
-    the stable number of substeps."""
+    the stable number of substeps; `config_defaults` change the scene's default settings."""
     law = law or scene.law
+    config_defaults = {**scene.config_defaults, **config_defaults}
     attrs = {"name": name, "law": law,
              "parameters": scene.scene_parameters + LAW_PARAMETERS.get(law, ()),
              "description": f"{scene.description} ({law})" if law in LAW_PARAMETERS else scene.description,
              "__module__": __name__}
     problem = type("".join(part.capitalize() for part in name.split("_")), (scene,), attrs)
-    problem.Config = _scene_config(scene.config_defaults)
+    problem.config_defaults = config_defaults
+    problem.Config = _scene_config(config_defaults)
     problem.presets = {preset: {**settings, "substeps": problem.stable_substeps(**settings)}
                        for preset, settings in PRESETS.items()}
-    problem.Config = _scene_config({**scene.config_defaults, "substeps": problem.stable_substeps()})
+    problem.Config = _scene_config({**config_defaults, "substeps": problem.stable_substeps()})
     return problem
 
 
@@ -181,7 +184,7 @@ def _scene_config(defaults: dict):
 
 MpmBlobJelly = registered(Blob, "mpm_blob_jelly", "jelly")
 MpmBlobWater = registered(Blob, "mpm_blob_water", "water")
-MpmBlobSand = registered(Blob, "mpm_blob_sand", "sand")
+MpmBlobSand = registered(Blob, "mpm_blob_sand", "sand", walls="sticky")  # on a frictionless floor sand never stops
 MpmBlobPlasticine = registered(Blob, "mpm_blob_plasticine", "plasticine")
 MpmBlobGoop = registered(Blob, "mpm_blob_goop", "goop")
 MpmColumnSand = registered(Column, "mpm_column_sand", "sand")
