@@ -76,6 +76,17 @@ def linalg(dim: int):
         return U, sigma, V
 
     @wp.func
+    def polar_rotation(F: mat):
+        # R of the polar decomposition F = R S: closed form in 2D (θ = atan2(F₁₀ − F₀₁, F₀₀ + F₁₁), no SVD
+        # needed), U Vᵀ of the SVD in 3D
+        if wp.static(dim == 3):
+            U, sigma, V = svd(F)
+            return U * wp.transpose(V)
+        else:
+            theta = wp.atan2(F[1, 0] - F[0, 1], F[0, 0] + F[1, 1])
+            return mat(wp.cos(theta), -wp.sin(theta), wp.sin(theta), wp.cos(theta))
+
+    @wp.func
     def diag(s: vec):
         out = mat()
         for d in range(dim):
@@ -137,7 +148,7 @@ def linalg(dim: int):
             out = from_strain(U, eps, V)
         return out
 
-    return SimpleNamespace(vec=vec, mat=mat, svd=svd, diag=diag, lame=lame, hencky=hencky,
+    return SimpleNamespace(vec=vec, mat=mat, svd=svd, polar_rotation=polar_rotation, diag=diag, lame=lame, hencky=hencky,
                            hencky_kirchhoff=hencky_kirchhoff, deviator=deviator, from_strain=from_strain,
                            von_mises_return=von_mises_return)
 
@@ -241,8 +252,7 @@ class FixedCorotated(Material):
         @wp.func
         def stress(F: la.mat, C: la.mat, params: wp.array(dtype=float)):
             mu, lam = la.lame(params[0], params[1])
-            U, sigma, V = la.svd(F)
-            R = U * wp.transpose(V)
+            R = la.polar_rotation(F)
             J = wp.determinant(F)
             # (F − R)Fᵀ = FFᵀ − R S Rᵀ is symmetric; written so in float32 too (an SVD of nearly equal singular
             # values leaves R Fᵀ asymmetric by ~1e-4, which would be a spurious torque)

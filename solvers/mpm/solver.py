@@ -26,6 +26,7 @@ from surrolab.errors import SurrolabError, check_positive_int, check_positive_nu
 from surrolab.solvers.mpm.colliders import Collider
 from surrolab.solvers.mpm.kernels import WALL_CELLS, WALL_MODES, transfer_kernels
 from surrolab.solvers.mpm.materials import Material
+from surrolab.solvers.mpm.parallel import Launcher
 
 CFL_LIMIT = 0.5  # Δt·(c + |v|)/Δx above this is refused (explicit MPM is unstable near 1)
 
@@ -106,6 +107,7 @@ class MPMSolver:
     volume: np.ndarray
     colliders: Sequence[Collider] = ()
     requires_grad: bool = False
+    launcher: Launcher = field(default_factory=Launcher)  # serial; parallel.ChunkedLauncher(n) uses n CPU cores
     law_parameters: list = field(init=False)  # one warp array per material: the slot's parameters
 
     def __post_init__(self):
@@ -192,7 +194,8 @@ class MPMSolver:
         """τ of every particle, from its material (the slot)."""
         tau = out if out is not None else self._zeros(self.n_particles, self.kernels.mat)
         for material, indices, params in zip(self.materials, self.indices, self.law_parameters):
-            material.stress(self.config.dim, state.F, state.C, indices, params, tau)
+            self.launcher.map(lambda chunk: material.stress(self.config.dim, state.F, state.C, chunk, params, tau),
+                              indices)
         return tau
 
     def step(self, state: ParticleState, dt: float, t: float = 0.0, out: ParticleState | None = None) -> ParticleState:
@@ -215,9 +218,9 @@ class MPMSolver:
         out = out if out is not None else self._empty_state()
         device = cfg.device
         self.kirchhoff_stress(state, tau)
-        wp.launch(k.p2g, dim=self.n_particles, device=device,
-                  inputs=[state.x, state.v, state.C, tau, self.mass, self.volume_wp, dt, cfg.dx, self.dims],
-                  outputs=[grid_momentum, grid_mass])
+        self.launcher.launch(k.p2g, self.n_particles, device=device,
+                             inputs=[state.x, state.v, state.C, tau, self.mass, self.volume_wp, dt, cfg.dx, self.dims],
+                             outputs=[grid_momentum, grid_mass], accumulate=(grid_momentum, grid_mass))
         gravity = k.vec()
         gravity[1] = -cfg.gravity
         wp.launch(k.grid_update, dim=cfg.n_nodes, device=device,
@@ -225,11 +228,11 @@ class MPMSolver:
                   outputs=[velocities[0]])
         for j, collider in enumerate(self.colliders):
             collider.apply(cfg.dim, velocities[j], grid_mass, self.dims, cfg.dx, t + dt, velocities[j + 1])
-        wp.launch(k.g2p, dim=self.n_particles, device=device,
-                  inputs=[state.x, state.F, velocities[-1], dt, cfg.dx, self.dims],
-                  outputs=[out.x, out.v, out.C, F_trial])
+        self.launcher.launch(k.g2p, self.n_particles, device=device,
+                             inputs=[state.x, state.F, velocities[-1], dt, cfg.dx, self.dims],
+                             outputs=[out.x, out.v, out.C, F_trial], shared=(velocities[-1],))
         for material, indices, params in zip(self.materials, self.indices, self.law_parameters):
-            material.project(cfg.dim, F_trial, indices, params, dt, out.F)
+            self.launcher.map(lambda chunk: material.project(cfg.dim, F_trial, chunk, params, dt, out.F), indices)
         return out
 
     def rollout(self, state: ParticleState, dt: float, n_steps: int, t0: float = 0.0) -> ParticleState:
