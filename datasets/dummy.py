@@ -9,7 +9,7 @@ from surrolab.datasets import schema
 from surrolab.datasets.splits import SplitSpec, make_splits
 from surrolab.provenance import provenance
 from surrolab.solvers.problem import BoundaryCondition, ParameterSpec
-from surrolab.solvers.trajectory import FieldSpec, GridGeometry
+from surrolab.solvers.trajectory import FieldSpec, GridGeometry, ParticleGeometry
 
 
 def tiny_description(n: int = 8, n_times: int = 5) -> schema.DatasetDescription:
@@ -82,3 +82,62 @@ def write_tiny_mesh(path: str | Path, radii: tuple[float, ...] = MESH_RADII, n_t
                                      fields=tiny_mesh_fields(mesh.points, d.times)))
     return schema.write_dataset(path, d, samples, provenance(seed=seed, problem_config={"h": h}),
                                 splits={"train": np.arange(len(radii))})
+
+
+PARTICLE_COUNTS = (5, 9, 7)  # particles per sample: a different count in each
+PARTICLE_MATERIALS = ({"law": "jelly", "density": 1000.0, "youngs_modulus": 1.0e4, "poisson_ratio": 0.3},
+                      {"law": "sand", "density": 1500.0, "youngs_modulus": 1.0e5, "poisson_ratio": 0.3,
+                       "friction_angle": 30.0})
+GRAVITY = 9.81  # m/s^2, along -y
+
+
+def tiny_particle_description(n_times: int = 4, dim: int = 2) -> schema.DatasetDescription:
+    """Particles in the box [0, 1]^dim on a background grid of 9 nodes per side, the MPM problems' fields."""
+    axis = np.linspace(0.0, 1.0, 9)
+    return schema.DatasetDescription(
+        problem="tiny_particles",
+        fields=(FieldSpec("position", "m", 1, "particle position"),
+                FieldSpec("velocity", "m/s", 1, "particle velocity"),
+                FieldSpec("deformation_gradient", "1", 2, "F"), FieldSpec("stress", "Pa", 2, "Cauchy stress")),
+        parameters=(ParameterSpec("speed", "m/s", 0.0, 1.0, 0.5, 0.0, 5.0, "initial speed"),),
+        geometry=GridGeometry(axes=(axis,) * dim, axis_names=("x", "y", "z")[:dim]),
+        times=np.linspace(0.0, 0.1, n_times),
+        geometry_type="particles",
+    )
+
+
+def tiny_particle_sample(index: int, n: int, times: np.ndarray, dim: int = 2) -> schema.Sample:
+    """Free fall: x = x0 + v0 t - g t²/2 e_y, so the frame differences are exact (acceleration -g e_y);
+    F = I + t A and σ = E sym(F - I) with a random A per particle; material ids alternate at random."""
+    rng = np.random.default_rng([7, index])
+    speed = float(rng.uniform(0.0, 1.0))
+    x0, v0 = rng.uniform(0.3, 0.7, size=(n, dim)), speed * rng.normal(size=(n, dim)) / np.sqrt(dim)
+    t = np.asarray(times)[:, None, None]  # (T, 1, 1)
+    g = np.zeros(dim)
+    g[1] = -GRAVITY
+    a = rng.normal(scale=0.1, size=(n, dim, dim))
+    F = np.eye(dim) + t[..., None] * a  # (T, N, dim, dim)
+    material_id = rng.integers(0, len(PARTICLE_MATERIALS), size=n)
+    E = np.array([m["youngs_modulus"] for m in PARTICLE_MATERIALS])[material_id][None, :, None, None]
+    strain = 0.5 * (F + np.swapaxes(F, -1, -2)) - np.eye(dim)
+    volume = np.full(n, 0.01**dim)
+    density = np.array([m["density"] for m in PARTICLE_MATERIALS])[material_id]
+    particles = ParticleGeometry(material_id=material_id, mass=density * volume, volume=volume,
+                                 materials=PARTICLE_MATERIALS, domain=(np.zeros(dim), np.ones(dim)),
+                                 particle_index=np.arange(n) * 2)  # every second simulated particle
+    fields = {"position": x0 + v0 * t + 0.5 * g * t**2, "velocity": v0 + g * t + 0 * x0,
+              "deformation_gradient": F, "stress": E * strain}
+    return schema.Sample(seed=index, parameters={"speed": speed}, fields=fields, wall_time=0.01, particles=particles)
+
+
+def write_tiny_particles(path: str | Path, counts: tuple[int, ...] = PARTICLE_COUNTS, n_times: int = 4,
+                         dim: int = 2) -> Path:
+    """A particle dataset: free-falling particles of two materials, `counts[i]` in sample i, with the
+    statistics that generation computes (all samples are in the training split)."""
+    from surrolab.datasets.generate import _normalization  # the statistics generation writes
+
+    d = tiny_particle_description(n_times, dim)
+    samples = [tiny_particle_sample(i, n, d.times, dim) for i, n in enumerate(counts)]
+    train = np.arange(len(counts))
+    return schema.write_dataset(path, d, samples, provenance(seed=0, problem_config={"counts": list(counts)}),
+                                splits={"train": train}, normalization=_normalization(d, samples, train))

@@ -7,7 +7,7 @@ from `numpy.random.default_rng([seed, i])`, so its parameters and initial state 
 rank solves it or on whether the run was interrupted: a resumed run gives the same arrays as an
 uninterrupted one. When every part is there, one rank assembles the dataset (`schema.write_dataset`,
 atomic), computes splits and normalisation on the training split, writes the XDMF sidecar and removes
-the parts.
+the parts. A mesh problem's parts carry each sample's mesh, a particle problem's its `ParticleGeometry`.
 
 Under `mpiexec -n R`, rank r solves samples r, r+R, ... (DESIGN.md, Scale-out).
 """
@@ -26,12 +26,13 @@ import numpy as np
 
 from surrolab.datasets import schema
 from surrolab.datasets.interpolate import grid_interpolation
-from surrolab.datasets.splits import SplitSpec, make_splits, normalization_statistics
+from surrolab.datasets.splits import (SplitSpec, frame_differences, make_splits, normalization_statistics,
+                                      pooled_statistics)
 from surrolab.datasets.xdmf import write_dataset_xdmf
 from surrolab.errors import SurrolabError, check_positive_int
 from surrolab.provenance import provenance
 from surrolab.solvers.problem import Problem
-from surrolab.solvers.trajectory import MeshGeometry
+from surrolab.solvers.trajectory import MeshGeometry, ParticleGeometry
 
 Progress = Callable[[int, int], None]  # (samples done, samples total)
 
@@ -82,8 +83,9 @@ def solve_sample(problem: Problem, config, seed: int, index: int, fixed: dict[st
     if bad:  # never write NaN fields into a dataset
         raise SurrolabError(f"{where} produced non-finite values in {bad}; nothing was written for it")
     mesh = trajectory.geometry if isinstance(trajectory.geometry, MeshGeometry) else None
+    particles = trajectory.geometry if isinstance(trajectory.geometry, ParticleGeometry) else None
     return schema.Sample(seed=index, parameters=params, fields=trajectory.fields, wall_time=wall,
-                         diagnostics=trajectory.diagnostics, mesh=mesh)
+                         diagnostics=trajectory.diagnostics, mesh=mesh, particles=particles)
 
 
 def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *, seed: int = 0,
@@ -166,33 +168,67 @@ def _write_part(path: Path, sample: schema.Sample) -> None:
         if sample.mesh is not None:
             schema.write_mesh(f.create_group("mesh"), sample.mesh)
             f["mesh"].attrs["cell_type"] = sample.mesh.cell_type
+        if sample.particles is not None:
+            schema.write_particles(f.create_group("particles"), sample.particles)
     os.replace(tmp, path)  # atomic: the part exists whole or not at all
 
 
 def _read_part(path: Path) -> schema.Sample:
     with h5py.File(path, "r") as f:
         mesh = schema.read_mesh_group(f["mesh"], str(f["mesh"].attrs["cell_type"])) if "mesh" in f else None
+        particles = schema.read_particle_group(f["particles"]) if "particles" in f else None
         return schema.Sample(seed=int(f.attrs["seed"]), parameters=json.loads(f.attrs["parameters"]),
-                             fields={k: f[k][()] for k in f if k != "mesh"}, wall_time=float(f.attrs["wall_time"]),
-                             diagnostics=json.loads(f.attrs["diagnostics"]), mesh=mesh)
+                             fields={k: f[k][()] for k in f if k not in ("mesh", "particles")},
+                             wall_time=float(f.attrs["wall_time"]), diagnostics=json.loads(f.attrs["diagnostics"]),
+                             mesh=mesh, particles=particles)
 
 
 def _normalization(description: schema.DatasetDescription, samples: list[schema.Sample], train: np.ndarray,
                    to_grid: list | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-field, per-component mean and std over the training split (all times, all grid nodes; in a mesh
-    dataset, the grid nodes inside the mesh: the values grid surrogates see)."""
+    dataset, the grid nodes inside the mesh: the values grid surrogates see; in a particle dataset, all
+    particles, and also the finite-difference velocity and acceleration of the positions)."""
     train = train if len(train) else np.arange(len(samples))  # a tiny dataset may have no training split
-    on_mesh = description.geometry_type == "mesh"
-    mask = np.stack([to_grid[i].mask for i in train]) if on_mesh else None
-    stats = {}
-    for spec in description.fields:
-        arr = np.stack([to_grid[i](samples[i].fields[spec.name], node_axis=1) if on_mesh
-                        else samples[i].fields[spec.name] for i in train])
-        nd = description.spatial_dim
-        channels = arr.reshape(*arr.shape[: 2 + nd], -1)  # (S, T, *spatial, components)
-        stats[spec.name] = normalization_statistics(np.moveaxis(channels, -1, 2), mask)
+    if description.geometry_type == "particles":
+        stats = _particle_normalization(description, [samples[i] for i in train])
+    else:
+        stats = _grid_normalization(description, [samples[i] for i in train], to_grid and [to_grid[i] for i in train])
     stats["parameters"] = (
         np.array([np.mean([samples[i].parameters[p.name] for i in train]) for p in description.parameters]),
         np.array([np.std([samples[i].parameters[p.name] for i in train]) or 1.0 for p in description.parameters]),
     )
+    return stats
+
+
+def _grid_normalization(description: schema.DatasetDescription, train: list[schema.Sample],
+                        to_grid: list | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per field and component over all times and grid nodes of the training samples (a mesh dataset's
+    samples interpolated by `to_grid`, over the grid nodes inside their meshes)."""
+    on_mesh = description.geometry_type == "mesh"
+    mask = np.stack([g.mask for g in to_grid]) if on_mesh else None
+    stats = {}
+    for spec in description.fields:
+        arr = np.stack([g(s.fields[spec.name], node_axis=1) if on_mesh else s.fields[spec.name]
+                        for s, g in zip(train, to_grid or [None] * len(train))])
+        nd = description.spatial_dim
+        channels = arr.reshape(*arr.shape[: 2 + nd], -1)  # (S, T, *spatial, components)
+        stats[spec.name] = normalization_statistics(np.moveaxis(channels, -1, 2), mask)
+    return stats
+
+
+def _particle_normalization(description: schema.DatasetDescription,
+                            train: list[schema.Sample]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A particle dataset's statistics: per field and component over all times and particles of the training
+    samples (whose particle counts differ), and per component of `frame_differences` of the stored (float32)
+    positions, as `position_velocity` and `position_acceleration` (m/s and m/s^2 for positions in m)."""
+    stats = {}
+    for spec in description.fields:
+        rows = [np.asarray(s.fields[spec.name]).reshape(-1, description.spatial_dim ** spec.order) for s in train]
+        stats[spec.name] = pooled_statistics(rows)  # (T N_i, components) each
+    differences = [frame_differences(np.asarray(s.fields[schema.POSITION], dtype=np.float32), description.times)
+                   for s in train]
+    for name, k in (("position_velocity", 0), ("position_acceleration", 1)):
+        rows = [d[k].reshape(-1, description.spatial_dim) for d in differences]
+        if sum(len(r) for r in rows):  # 2 (3) stored frames at least
+            stats[name] = pooled_statistics(rows)
     return stats

@@ -16,10 +16,12 @@ def summary(path) -> str:
         prov = f["provenance"].attrs
         lines = [
             f"{path}: problem {d.problem!r}, schema {f.attrs['schema_version']}, {n} samples",
-            f"  grid {' x '.join(map(str, d.geometry.shape))} nodes on "
+            f"  {'background grid' if d.geometry_type == 'particles' else 'grid'} "
+            f"{' x '.join(map(str, d.geometry.shape))} nodes on "
             + " x ".join(f"[{a[0]:g}, {a[-1]:g}]" for a in d.geometry.axes),
             f"  time {len(d.times)} frames, t = {d.times[0]:g} .. {d.times[-1]:g}",
             *_mesh_line(f, d, n),
+            *_particle_lines(f, d, n),
             "  fields: " + ", ".join(f"{s.name} [{s.units}] (order {s.order})" for s in d.fields),
             "  parameters:",
         ]
@@ -51,3 +53,25 @@ def _mesh_line(f, d: schema.DatasetDescription, n: int) -> list[str]:
     inside = schema.read_mask(f, range(n)).mean()
     return [f"  solved on a {f['mesh'].attrs['cell_type']} mesh per sample, {min(points)} .. {max(points)} points; "
             f"the grid holds them interpolated ({inside:.0%} of its nodes inside the mesh)"]
+
+
+def _particle_lines(f, d: schema.DatasetDescription, n: int) -> list[str]:
+    """Particle counts per sample and the materials, each with the samples that use it."""
+    if d.geometry_type != "particles":
+        return []
+    counts = [f[f"particles/{i}/material_id"].shape[0] for i in range(n)]
+    used: dict[str, list[int]] = {}  # material (JSON) -> samples
+    for i in range(n):
+        for material in json.loads(f[f"particles/{i}"].attrs["materials"]):
+            used.setdefault(json.dumps(material, sort_keys=True), []).append(i)
+    lines = [f"  particles: {min(counts)} .. {max(counts)} per sample, {sum(counts)} in all; "
+             f"{len(used)} material{'s' if len(used) != 1 else ''}:"]
+    for text, samples in list(used.items())[:8]:
+        material = json.loads(text)
+        law = material.pop("law")
+        where = "every sample" if len(samples) == n else f"{len(samples)} sample{'s' if len(samples) > 1 else ''}"
+        lines.append(f"    {law} (" + ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                                               for k, v in material.items()) + f"): {where}")
+    if len(used) > 8:
+        lines.append(f"    ... and {len(used) - 8} more")
+    return lines

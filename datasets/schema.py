@@ -1,6 +1,6 @@
 """The surrolab HDF5 dataset schema: the one place the layout is written, read and checked.
 
-The layout (version 1.1; the short document is `datasets/SCHEMA.md`)::
+The layout (version 1.2; the short document is `datasets/SCHEMA.md`)::
 
     /                       attrs: schema_version, complete, problem, geometry_type, n_samples, n_times
     /geometry               attrs: type ("grid"), axis_names
@@ -10,7 +10,8 @@ The layout (version 1.1; the short document is `datasets/SCHEMA.md`)::
       mask                  (n_samples, *spatial) bool   mesh datasets only: grid nodes inside the mesh
     /time                   (n_times,)           shared by all samples (attrs: units, sample_varying)
     /fields/t{0,1,2}_fields/<name>   (n_samples, n_times, *spatial[, dim[, dim]]) float32
-                            attrs: units, description, sample_varying, time_varying
+                            attrs: units, description, order, sample_varying, time_varying
+                            (particle datasets: a group with these attributes and no grid array)
     /parameters/<name>      (n_samples,)         attrs: units, low, high, allowed_low, allowed_high
     /boundary_conditions/<i>  attrs: boundary, kind, value, fields
     /samples/seed, /samples/wall_time (s), /samples/<diagnostic>   (n_samples,)
@@ -23,12 +24,23 @@ The layout (version 1.1; the short document is `datasets/SCHEMA.md`)::
       <i>/cells             (M_i, 3) int64       vertex indices of each cell
       <i>/boundaries/<name> (F, dim) int64       vertex indices of the facets of a named boundary
       <i>/fields/t{0,1,2}_fields/<name>   (n_times, N_i[, dim[, dim]]) float32, chunked per time step
+    /particles              particle datasets only
+      vertices              (max N_i,) int64     0, 1, ...: the XDMF sidecar's Polyvertex connectivity
+      <i>                   attrs: materials (JSON list of {"law": ..., parameters}), domain (2, dim)
+      <i>/material_id, mass, volume, particle_index   (N_i,) int32, float64, float64, int64
+      <i>/fields/t{0,1,2}_fields/<name>   (n_times, N_i[, dim[, dim]]) float32, chunked per time step
+    /normalization/position_velocity/{mean,std}, position_acceleration/{mean,std}   particle datasets
 
-`/geometry` and `/fields` are always a regular grid, so every grid reader works on every dataset. In a
-mesh dataset (geometry_type "mesh") the solver's fields live on a mesh per sample (the geometry may vary
-between samples), one group per sample so that a sample reads without touching the others, and the
-writer also interpolates them onto the grid (`datasets/interpolate.py`): zero outside the mesh, where
-`/geometry/mask` is False. Version 1.1 added the mesh part; a 1.0 file is a valid grid dataset.
+`/geometry` is always a regular grid. In grid and mesh datasets `/fields` holds the fields on it, so
+every grid reader works on both. In a mesh dataset (geometry_type "mesh") the solver's fields live on a
+mesh per sample (the geometry may vary between samples), one group per sample so that a sample reads
+without touching the others, and the writer also interpolates them onto the grid
+(`datasets/interpolate.py`): zero outside the mesh, where `/geometry/mask` is False. A particle dataset
+(geometry_type "particles", an MPM run) has no grid fields: `/geometry` is the solver's background grid
+(the box), `/fields/t*_fields/<name>` are groups that only carry each field's attributes, and the
+values live per sample in `/particles/<i>` (the particle count N_i may differ between samples). The grid
+readers (`read_fields`, `read_mask`) refuse it; `read_particles` and `read_particle_fields` read it.
+Version 1.1 added the mesh part and 1.2 the particle part; a 1.0 or 1.1 file still reads.
 
 Fields are grouped by tensor order as in The Well (Ohana et al., 2024, `docs/data_format.md`) so that a
 rotation or flip transforms vectors and tensors correctly. Each field is chunked one (sample, time step)
@@ -51,12 +63,21 @@ import numpy as np
 from surrolab.datasets.interpolate import grid_interpolation
 from surrolab.errors import SurrolabError
 from surrolab.solvers.problem import BoundaryCondition, ParameterSpec
-from surrolab.solvers.trajectory import FieldSpec, GridGeometry, MeshGeometry, mesh_problems
+from surrolab.solvers.trajectory import FieldSpec, GridGeometry, MeshGeometry, ParticleGeometry, mesh_problems
 
-SCHEMA_VERSION = "1.1"
-READS_VERSIONS = ("1.0", "1.1")  # 1.1 added mesh datasets; grid datasets are unchanged since 1.0
+SCHEMA_VERSION = "1.2"
+# 1.1 added mesh datasets, 1.2 particle datasets; grid datasets are unchanged since 1.0, mesh ones since 1.1
+READS_VERSIONS = ("1.0", "1.1", "1.2")
 ORDER_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
-GEOMETRY_TYPES = ("grid", "mesh")
+GEOMETRY_TYPES = ("grid", "mesh", "particles")
+POSITION = "position"  # the vector field of a particle dataset that holds the particles' positions
+PARTICLE_ARRAYS = ("material_id", "mass", "volume", "particle_index")  # per sample, one value per particle
+# statistics of the finite differences of the positions between stored frames (`splits.frame_differences`)
+POSITION_DIFFERENCES = {
+    "position_velocity": ("/s", "v[k] = (x[k+1] - x[k]) / (t[k+1] - t[k]) between stored frames"),
+    "position_acceleration": ("/s^2", "a[k] = 2 (v[k+1] - v[k]) / (t[k+2] - t[k]), v the position_velocity: "
+                                      "(x[k+2] - 2 x[k+1] + x[k]) / dt^2 for frames dt apart"),
+}
 COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
 
 
@@ -64,9 +85,11 @@ COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
 class DatasetDescription:
     """Everything a model or the harness needs to know about a dataset, without its arrays.
 
-    `geometry` is the grid every dataset stores its fields on. geometry_type "mesh": the solver's fields
-    live on a mesh per sample (`read_mesh`, `read_mesh_fields`) and were interpolated onto `geometry`,
-    where `read_mask` says which grid nodes lie inside the mesh.
+    `geometry` is the grid every grid or mesh dataset stores its fields on. geometry_type "mesh": the
+    solver's fields live on a mesh per sample (`read_mesh`, `read_mesh_fields`) and were interpolated onto
+    `geometry`, where `read_mask` says which grid nodes lie inside the mesh. geometry_type "particles": the
+    fields live on a particle set per sample (`read_particles`, `read_particle_fields`) and `geometry` is
+    only the solver's background grid (the box); there are no grid fields.
     """
 
     problem: str
@@ -104,7 +127,7 @@ class Sample:
     """One solved trajectory, ready to be written: its fields, parameters and cost.
 
     fields: name -> (n_times, *spatial[, dim...]) on the grid, or (n_times, N[, dim...]) at the N points
-    of `mesh` in a mesh dataset.
+    of `mesh` in a mesh dataset or at the N particles of `particles` in a particle dataset.
     """
 
     seed: int
@@ -113,6 +136,7 @@ class Sample:
     wall_time: float
     diagnostics: dict[str, float] = field(default_factory=dict)
     mesh: MeshGeometry | None = None
+    particles: ParticleGeometry | None = None
 
 
 def _json(value) -> str:
@@ -140,7 +164,8 @@ def write_dataset(
     In a mesh dataset (`description.geometry_type == "mesh"`) every sample carries its mesh, and its
     fields are written on the mesh and, interpolated, on `description.geometry`. `interpolations`: the
     samples' `grid_interpolation`s when the caller has built them already (generation does, for the
-    normalisation statistics); built here otherwise.
+    normalisation statistics); built here otherwise. In a particle dataset every sample carries its
+    `ParticleGeometry` and its fields are written only at its particles (`/particles/<i>`).
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -148,6 +173,7 @@ def write_dataset(
     n, nt = len(samples), len(description.times)
     shape = description.geometry.shape
     on_mesh = _check_geometry_type(description, samples)
+    on_particles = description.geometry_type == "particles"
     to_grid = interpolations if on_mesh and interpolations is not None else \
         [grid_interpolation(s.mesh, description.geometry.axes) if on_mesh else None for s in samples]
     try:
@@ -161,14 +187,27 @@ def write_dataset(
                 f.create_group("mesh").attrs["cell_type"] = samples[0].mesh.cell_type if samples else "triangle"
                 for i, s in enumerate(samples):
                     write_mesh(f.create_group(f"mesh/{i}"), s.mesh)
+            if on_particles:
+                largest = max((s.particles.n_points for s in samples), default=0)
+                f.create_dataset("particles/vertices", data=np.arange(largest, dtype=np.int64), **COMPRESSION)
+                for i, s in enumerate(samples):
+                    write_particles(f.create_group(f"particles/{i}"), s.particles)
             t = f.create_dataset("time", data=np.asarray(description.times, dtype=np.float64))
             t.attrs.update(units="s", sample_varying=False)
             for spec in description.fields:
                 tail = (len(shape),) * spec.order
+                attrs = dict(units=spec.units, description=spec.description, order=spec.order,
+                             sample_varying=True, time_varying=True)
+                if on_particles:  # no grid array: the field's entry in /fields only carries its attributes
+                    f.create_group(_field_path(spec)).attrs.update(attrs)
+                    for i, s in enumerate(samples):
+                        values = _checked_array(s.fields, spec.name, (nt, s.particles.n_points, *tail))
+                        f.create_dataset(f"particles/{i}/{_field_path(spec)}", data=values.astype(np.float32),
+                                         chunks=(1, *values.shape[1:]), **COMPRESSION)
+                    continue
                 ds = f.create_dataset(_field_path(spec), shape=(n, nt, *shape, *tail), dtype=np.float32,
                                       chunks=(1, 1, *shape, *tail), **COMPRESSION)
-                ds.attrs.update(units=spec.units, description=spec.description, order=spec.order,
-                                sample_varying=True, time_varying=True)
+                ds.attrs.update(attrs)
                 for i, s in enumerate(samples):
                     if on_mesh:  # on the mesh, and interpolated onto the grid
                         values = _checked_array(s.fields, spec.name, (nt, s.mesh.n_points, *tail))
@@ -200,6 +239,10 @@ def write_dataset(
                 # the parameters' statistics are in `description.parameters` order, which is not the order
                 # `read_description` gives back (HDF5 lists /parameters alphabetically): name each entry
                 f["normalization/parameters"].attrs["names"] = list(description.parameter_names)
+            for name, (units, definition) in POSITION_DIFFERENCES.items():
+                if on_particles and name in (normalization or {}):
+                    position_units = next(s.units for s in description.fields if s.name == POSITION)
+                    f[f"normalization/{name}"].attrs.update(units=position_units + units, definition=definition)
             f.attrs["complete"] = True  # last: nothing above failed
         os.replace(tmp, path)
     finally:
@@ -208,17 +251,32 @@ def write_dataset(
 
 
 def _check_geometry_type(description: DatasetDescription, samples: list[Sample]) -> bool:
-    """True for a mesh dataset, after checking that exactly its samples carry a mesh, of one cell type."""
+    """True for a mesh dataset, after checking that exactly its samples carry a mesh, of one cell type, and
+    exactly a particle dataset's samples carry a non-empty particle set of the grid's dimension."""
     kind = description.geometry_type
     if kind not in GEOMETRY_TYPES:
         raise SurrolabError(f"geometry_type {kind!r} is not supported; allowed: {list(GEOMETRY_TYPES)}")
     for i, s in enumerate(samples):
-        if (s.mesh is not None) != (kind == "mesh"):
-            raise SurrolabError(f"sample {i} {'has no' if s.mesh is None else 'has a'} mesh, "
-                                f"but the dataset's geometry_type is {kind!r}")
+        for label, geometry in (("mesh", s.mesh), ("particles", s.particles)):
+            if (geometry is not None) != (kind == label):
+                raise SurrolabError(f"sample {i} {'has no' if geometry is None else 'has a'} "
+                                    f"{'mesh' if label == 'mesh' else 'particle set'}, "
+                                    f"but the dataset's geometry_type is {kind!r}")
     cell_types = {s.mesh.cell_type for s in samples if s.mesh is not None}
     if len(cell_types) > 1:
         raise SurrolabError(f"the samples' meshes mix cell types {sorted(cell_types)}; a dataset has one")
+    if kind == "particles":
+        vectors = {s.name for s in description.fields if s.order == 1}
+        if POSITION not in vectors:
+            raise SurrolabError(f"a particle dataset needs the vector field {POSITION!r} (the particles' positions); "
+                                f"its fields are {[s.name for s in description.fields]}")
+        for i, s in enumerate(samples):
+            if s.particles.n_points == 0 or s.particles.dim != description.spatial_dim:
+                raise SurrolabError(f"sample {i} has {s.particles.n_points} particles in {s.particles.dim}D; the "
+                                    f"dataset needs at least one, in {description.spatial_dim}D like its grid")
+            bad = [name for name in ("mass", "volume") if not np.all(getattr(s.particles, name) > 0)]
+            if bad or not all(np.all(np.isfinite(c)) for c in s.particles.domain):
+                raise SurrolabError(f"sample {i}'s particle set has non-positive or non-finite {bad or 'domain'}")
     return kind == "mesh"
 
 
@@ -228,6 +286,15 @@ def write_mesh(g: h5py.Group, mesh: MeshGeometry) -> None:
     g.create_dataset("cells", data=mesh.cells, **COMPRESSION)
     for name, facets in mesh.boundaries.items():
         g.create_dataset(f"boundaries/{name}", data=facets, **COMPRESSION)
+
+
+def write_particles(g: h5py.Group, particles: ParticleGeometry) -> None:
+    """One sample's particle set into a group (`/particles/<i>`): its per-particle arrays, and its materials
+    (JSON) and box (`domain`: row 0 the lower corner, row 1 the upper) as attributes."""
+    for name in PARTICLE_ARRAYS:
+        g.create_dataset(name, data=getattr(particles, name), **COMPRESSION)
+    g.attrs["materials"] = _json(list(particles.materials))
+    g.attrs["domain"] = np.stack(particles.domain)
 
 
 def write_geometry(f: h5py.File, geometry: GridGeometry) -> None:
@@ -283,8 +350,18 @@ def _attr(value):
     return value.item() if isinstance(value, np.generic) else str(value) if isinstance(value, bytes) else value
 
 
+def _refuse_particles(f: h5py.File, reader: str) -> None:
+    kind = str(f.attrs.get("geometry_type", "grid"))
+    if kind == "particles":
+        raise SurrolabError(f"{reader} reads fields on the grid, but this dataset's geometry_type is {kind!r}: "
+                            "its fields live on particles only; read them with read_particles and "
+                            "read_particle_fields")
+
+
 def read_fields(f: h5py.File, description: DatasetDescription, samples) -> np.ndarray:
-    """Fields of the given samples as channels: (n_samples, n_times, n_channels, *spatial), float32."""
+    """Fields of the given samples as channels: (n_samples, n_times, n_channels, *spatial), float32.
+    Grid and mesh datasets; a particle dataset has no grid fields (SurrolabError)."""
+    _refuse_particles(f, "read_fields")
     samples = np.asarray(samples, dtype=np.int64)
     nd = description.spatial_dim
     if len(samples) == 0:  # an empty split of a small dataset
@@ -300,7 +377,9 @@ def read_fields(f: h5py.File, description: DatasetDescription, samples) -> np.nd
 
 
 def read_mask(f: h5py.File, samples) -> np.ndarray:
-    """(n_samples, *spatial) bool: the grid nodes inside each sample's mesh (all of them in a grid dataset)."""
+    """(n_samples, *spatial) bool: the grid nodes inside each sample's mesh (all of them in a grid dataset).
+    A particle dataset has no grid fields to mask (SurrolabError)."""
+    _refuse_particles(f, "read_mask")
     samples = np.asarray(samples, dtype=np.int64)
     if "geometry/mask" not in f:
         return np.ones((len(samples), *f["geometry/boundary_mask"].shape), dtype=bool)
@@ -336,6 +415,38 @@ def read_mesh_fields(f: h5py.File, description: DatasetDescription, sample: int)
         arr = g[_field_path(spec)][()]  # (T, N[, dim...])
         parts.append(np.moveaxis(arr.reshape(*arr.shape[:2], -1), -1, 1))  # components become channels
     return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _particle_group(f: h5py.File, sample: int) -> h5py.Group:
+    if f"particles/{sample}" not in f:
+        raise SurrolabError(f"the dataset has no particles for sample {sample} (geometry_type "
+                            f"{str(f.attrs.get('geometry_type', 'grid'))!r}, {int(f.attrs['n_samples'])} samples)")
+    return f[f"particles/{sample}"]
+
+
+def read_particles(f: h5py.File, sample: int) -> ParticleGeometry:
+    """The particle set of one sample of a particle dataset (its positions are the field "position")."""
+    return read_particle_group(_particle_group(f, sample))
+
+
+def read_particle_group(g: h5py.Group) -> ParticleGeometry:
+    """The inverse of `write_particles`."""
+    lower, upper = g.attrs["domain"]
+    return ParticleGeometry(**{name: g[name][()] for name in PARTICLE_ARRAYS},
+                            materials=tuple(json.loads(g.attrs["materials"])), domain=(lower, upper))
+
+
+def read_particle_fields(f: h5py.File, description: DatasetDescription, sample: int,
+                         names=None) -> dict[str, np.ndarray]:
+    """The fields of one sample of a particle dataset: name -> (n_times, N[, dim[, dim]]) float32, in the
+    order of `description.fields` (or of `names`, to read only those). Not flattened to channels, as the
+    grid readers do, because a particle model treats "position" as geometry and the others as features."""
+    g = _particle_group(f, sample)
+    specs = {spec.name: spec for spec in description.fields}
+    unknown = sorted(set(names or ()) - set(specs))
+    if unknown:
+        raise SurrolabError(f"the dataset has no field(s) {unknown}; it has {list(specs)}")
+    return {name: g[_field_path(specs[name])][()] for name in (specs if names is None else names)}
 
 
 def read_parameters(f: h5py.File, description: DatasetDescription, samples) -> np.ndarray:
@@ -379,6 +490,7 @@ def validate(path: str | os.PathLike) -> list[str]:
             return problems
         n, nt = int(f.attrs["n_samples"]), int(f.attrs["n_times"])
         spatial = f["geometry/boundary_mask"].shape
+        kind = str(f.attrs.get("geometry_type", "grid"))
         if f["time"].shape != (nt,):
             problems.append(f"/time has shape {f['time'].shape}, expected ({nt},)")
         elif nt > 1 and not np.all(np.diff(f["time"][()]) > 0):
@@ -387,8 +499,13 @@ def validate(path: str | os.PathLike) -> list[str]:
             order = ORDER_GROUPS.index(group)
             for name, ds in f.get(f"fields/{group}", {}).items():
                 expected = (n, nt, *spatial, *(len(spatial),) * order)
-                if ds.shape != expected:
-                    problems.append(f"field {name!r} has shape {ds.shape}, expected {expected}")
+                if kind == "particles":  # the field's values live in /particles/<i>, checked there
+                    if not isinstance(ds, h5py.Group):
+                        problems.append(f"field {name!r}: a particle dataset has no grid fields; /fields/{group}/"
+                                        f"{name} must be a group carrying the field's attributes")
+                elif not isinstance(ds, h5py.Dataset) or ds.shape != expected:
+                    problems.append(f"field {name!r} has shape {getattr(ds, 'shape', 'none (a group)')}, "
+                                    f"expected {expected}")
                 for attr in ("units", "sample_varying", "time_varying"):
                     if attr not in ds.attrs:
                         problems.append(f"field {name!r} lacks attribute {attr!r}")
@@ -406,11 +523,12 @@ def validate(path: str | os.PathLike) -> list[str]:
             idx = ds[()]
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 problems.append(f"split {name!r} indexes outside [0, {n})")
-        kind = str(f.attrs.get("geometry_type", "grid"))
         if kind not in GEOMETRY_TYPES:
             problems.append(f"geometry_type {kind!r} is not supported; allowed: {list(GEOMETRY_TYPES)}")
         elif kind == "mesh":
             problems += _mesh_problems(f, n, nt, spatial)
+        elif kind == "particles":
+            problems += _particle_problems(f, n, nt, len(spatial))
         return problems
 
 
@@ -446,6 +564,87 @@ def _mesh_problems(f: h5py.File, n: int, nt: int, spatial: tuple[int, ...]) -> l
             elif g[path].shape != expected:
                 problems.append(f"/mesh/{i}/{path} has shape {g[path].shape}, expected {expected}")
     return problems
+
+
+def _particle_problems(f: h5py.File, n: int, nt: int, dim: int) -> list[str]:
+    """The checks of the particle part: one particle set per sample, its arrays consistent (material ids
+    name a material, masses and volumes finite and positive, particle indices distinct), fields fit it.
+    Reads every sample's per-particle arrays and attributes, not its fields: small next to the fields."""
+    if "particles" not in f:
+        return ["geometry_type is 'particles' but /particles is missing"]
+    if f.get(f"fields/t1_fields/{POSITION}") is None:
+        return [f"a particle dataset needs the vector field {POSITION!r} (/fields/t1_fields/{POSITION})"]
+    problems = []
+    groups = {key for key, obj in f["particles"].items() if isinstance(obj, h5py.Group)}
+    missing = [i for i in range(n) if str(i) not in groups]
+    extra = sorted(groups - {str(i) for i in range(n)})
+    if missing or extra:
+        problems.append(f"/particles must hold one group per sample, 0..{n - 1}: samples {missing[:5]} have none, "
+                        f"groups {extra[:5]} are no sample")
+    fields = [(f"fields/{group}/{name}", ORDER_GROUPS.index(group))
+              for group in ORDER_GROUPS for name in f.get(f"fields/{group}", {})]
+    counts = []
+    for i in range(n):
+        g = f.get(f"particles/{i}")
+        if not isinstance(g, h5py.Group):
+            continue  # reported above
+        where = f"/particles/{i}"
+        lacking = [name for name in PARTICLE_ARRAYS if name not in g]
+        if lacking:
+            problems.append(f"{where} lacks {lacking}")
+            continue
+        arrays = {name: g[name][()] for name in PARTICLE_ARRAYS}
+        count = arrays["material_id"].shape[0] if arrays["material_id"].ndim == 1 else 0
+        if count < 1:
+            problems.append(f"{where}/material_id has shape {arrays['material_id'].shape}: no particles")
+            continue
+        wrong = {name: arr.shape for name, arr in arrays.items() if arr.shape != (count,)}
+        if wrong:
+            problems += [f"{where}/{name} has shape {shape}, expected one value per particle ({count},)"
+                         for name, shape in wrong.items()]
+            continue
+        counts.append(count)
+        materials = _materials(g)
+        if materials is None:
+            problems.append(f"{where} lacks the attribute 'materials', a JSON list of objects with a 'law'")
+        ids = arrays["material_id"]
+        if not np.issubdtype(ids.dtype, np.integer):
+            problems.append(f"{where}/material_id is {ids.dtype}, expected integers")
+        elif materials is not None and (ids.min() < 0 or ids.max() >= len(materials)):
+            problems.append(f"{where}/material_id lies outside [0, {len(materials)}) (one id per material)")
+        for name in ("mass", "volume"):
+            if not np.all(np.isfinite(arrays[name]) & (arrays[name] > 0)):
+                problems.append(f"{where}/{name} has non-finite or non-positive values")
+        index = arrays["particle_index"]
+        if not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or len(np.unique(index)) != count:
+            problems.append(f"{where}/particle_index must hold distinct non-negative integers")
+        domain = np.asarray(g.attrs.get("domain", np.zeros(0)))
+        if domain.shape != (2, dim) or not np.all(np.isfinite(domain)) or not np.all(domain[0] < domain[1]):
+            problems.append(f"{where} attribute 'domain' is {domain.tolist()}, expected (2, {dim}): "
+                            "the box's lower and upper corners, lower < upper")
+        for path, order in fields:
+            expected = (nt, count, *(dim,) * order)
+            if path not in g:
+                problems.append(f"{where} lacks {path}")
+            elif g[path].shape != expected:
+                problems.append(f"{where}/{path} has shape {g[path].shape}, expected {expected}")
+    vertices = f["particles"].get("vertices")
+    largest = max(counts, default=0)  # of the samples whose arrays are consistent
+    if not isinstance(vertices, h5py.Dataset) or vertices.ndim != 1 or len(vertices) < largest \
+            or not np.array_equal(vertices[()], np.arange(len(vertices))):
+        problems.append(f"/particles/vertices must be 0, 1, ..., at least {largest} entries "
+                        "(the XDMF sidecar's Polyvertex connectivity)")
+    return problems
+
+
+def _materials(g: h5py.Group) -> list[dict] | None:
+    """The `materials` attribute of a particle group, or None where it is missing or malformed."""
+    try:
+        materials = json.loads(g.attrs["materials"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    ok = isinstance(materials, list) and all(isinstance(m, dict) and "law" in m for m in materials)
+    return materials if ok else None
 
 
 def channels_to_fields(description: DatasetDescription, frames: np.ndarray) -> dict[str, np.ndarray]:

@@ -70,3 +70,30 @@ def normalization_statistics(fields: np.ndarray, mask: np.ndarray | None = None)
         mean = fields.mean(axis=axes, dtype=np.float64, where=where)
         std = fields.std(axis=axes, dtype=np.float64, where=where)
     return mean, np.where(std > 0, std, 1.0)
+
+
+def pooled_statistics(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation over every row of a list of (n_rows_k, n_columns) arrays
+    whose row counts differ (the particles of samples of different sizes); two passes in float64, std 0 → 1."""
+    count = sum(len(r) for r in rows)
+    mean = sum(r.sum(axis=0, dtype=np.float64) for r in rows) / count
+    var = sum(((r - mean) ** 2).sum(axis=0) for r in rows) / count
+    std = np.sqrt(var)
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def frame_differences(positions: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The velocity and acceleration of particles by finite differences between stored frames, in float64.
+
+    positions: (T, N, dim) at `times` (T,). Returns velocity (T-1, N, dim), v[k] = (x[k+1] - x[k]) / (t[k+1]
+    - t[k]), and acceleration (T-2, N, dim), a[k] = 2 (v[k+1] - v[k]) / (t[k+2] - t[k]): the second difference
+    (x[k+2] - 2 x[k+1] + x[k]) / Δt² when the frames are equally spaced. Learned particle simulators (GNS,
+    Sanchez-Gonzalez et al. 2020) normalise their input velocities and target accelerations by these,
+    undivided (per frame): multiply by Δt and Δt² to get theirs.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    dt = np.diff(t).reshape(-1, *(1,) * (x.ndim - 1))
+    velocity = np.diff(x, axis=0) / dt
+    acceleration = 2 * np.diff(velocity, axis=0) / (dt[1:] + dt[:-1])
+    return velocity, acceleration

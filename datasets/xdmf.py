@@ -15,6 +15,12 @@ Open the `.xdmf` in ParaView with "Xdmf3 Reader T" (one block per sample) or "Xd
 A mesh dataset's sidecar shows each sample on its own mesh: `Triangle` topology from `/mesh/<i>/cells`,
 `XY` geometry from `/mesh/<i>/points`, fields as node attributes (hyperslabs of
 `/mesh/<i>/fields/...`). Its grid companion gets a second sidecar, `<name>_grid.xdmf`.
+
+A particle dataset's sidecar shows each sample's particles moving: every frame a `Polyvertex` topology
+(one vertex cell per particle; ParaView draws a point set without cells as nothing, so the connectivity
+is the first N_i entries of `/particles/vertices`, 0, 1, ...), `XY` (`XYZ` in 3D) geometry that is the
+frame's hyperslab of `/particles/<i>/fields/t1_fields/position`, the other fields as node attributes
+(hyperslabs) and `material_id` as a constant integer attribute. Checked with ParaView 5.11 too.
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ class Attribute:
     dataset: str  # path inside the HDF5 file
     dataset_shape: tuple[int, ...]
     index: tuple[int, ...]  # leading indices (sample, time) selecting one frame
+    number_type: str = "Float"  # XDMF NumberType and Precision (bytes) of the dataset
+    precision: int = 4
 
 
 def _dims(shape) -> str:
@@ -53,7 +61,8 @@ def _attribute_xml(h5_name: str, attr: Attribute, spatial: tuple[int, ...]) -> s
     slab = f"{_dims(start)}:{_dims([1] * rank)}:{_dims(count)}:{_dims(attr.dataset_shape)}"
     return (
         f'<Attribute Name={quoteattr(attr.name)} AttributeType="{kind}" Center="Node">'
-        f'<DataItem Dimensions="{_dims(out_dims)}" NumberType="Float" Precision="4" Format="HDF">'
+        f'<DataItem Dimensions="{_dims(out_dims)}" NumberType="{attr.number_type}" Precision="{attr.precision}" '
+        f'Format="HDF">'
         f"{escape(h5_name)}:{escape(attr.dataset)}|{slab}</DataItem></Attribute>"
     )
 
@@ -82,15 +91,32 @@ def _mesh_shape_xml(h5_name: str, group: str, points_shape, cells_shape, cell_ty
             f'{_data_item(h5_name, f"{group}/points", points_shape)}</Geometry>')
 
 
+def _particle_shape_xml(h5_name: str, group: str, time_index: int, position_shape: tuple[int, ...],
+                        n_vertices: int) -> str:
+    """Topology and geometry of one frame of one sample's particles: a vertex per particle (the first N of
+    the `n_vertices` entries of `/particles/vertices`), at the frame's positions (a hyperslab of
+    `/particles/<i>/fields/t1_fields/position`, shape (n_times, N, dim))."""
+    _, n, dim = position_shape
+    slab = f"{time_index} 0 0:1 1 1:1 {n} {dim}:{_dims(position_shape)}"
+    return (f'<Topology TopologyType="Polyvertex" NumberOfElements="{n}" NodesPerElement="1">'
+            f'<DataItem Dimensions="{n}" NumberType="Int" Precision="8" Format="HDF">'
+            f"{escape(h5_name)}:/particles/vertices|0:1:{n}:{n_vertices}</DataItem></Topology>"
+            f'<Geometry GeometryType="{"XY" if dim == 2 else "XYZ"}">'
+            f'<DataItem Dimensions="{n} {dim}" NumberType="Float" Precision="4" Format="HDF">'
+            f"{escape(h5_name)}:{escape(group)}/fields/t1_fields/position|{slab}</DataItem></Geometry>")
+
+
 def _write_document(xdmf_path: Path, h5_name: str, times: np.ndarray,
-                    collections: list[tuple[str, str, tuple[int, ...], list[list[Attribute]]]]) -> Path:
-    """collections: (name, topology and geometry XML, the shape the attributes are shown on, frames)."""
+                    collections: list[tuple[str, str | list[str], tuple[int, ...], list[list[Attribute]]]]) -> Path:
+    """collections: (name, topology and geometry XML (one for all frames, or one per frame), the shape the
+    attributes are shown on, frames)."""
     lines = ['<?xml version="1.0" ?>', '<Xdmf Version="3.0">', "<Domain>"]
     for grid_name, shape_xml, spatial, frames in collections:
         lines.append(f'<Grid Name={quoteattr(grid_name)} GridType="Collection" CollectionType="Temporal">')
-        for t, attrs in zip(times, frames):
+        shapes = [shape_xml] * len(frames) if isinstance(shape_xml, str) else shape_xml
+        for t, attrs, frame_shape_xml in zip(times, frames, shapes):
             lines.append(f'<Grid Name={quoteattr(f"{grid_name}_t{t:.6g}")} GridType="Uniform">'
-                         f'<Time Value="{float(t):.9g}"/>{shape_xml}')
+                         f'<Time Value="{float(t):.9g}"/>{frame_shape_xml}')
             lines.extend(_attribute_xml(h5_name, a, spatial) for a in attrs)
             lines.append("</Grid>")
         lines.append("</Grid>")
@@ -131,13 +157,16 @@ def write_dataset_xdmf(h5_path: str | os.PathLike, max_samples: int = 8) -> Path
     """The sidecar of a dataset: `<name>.xdmf` beside `<name>.h5`, one temporal grid per sample.
 
     A mesh dataset's sidecar shows the samples on their meshes, and its grid companion gets a second
-    sidecar, `<name>_grid.xdmf`. Only the first `max_samples` samples are listed, to keep the files
-    small; the HDF5 holds them all.
+    sidecar, `<name>_grid.xdmf`. A particle dataset's shows each sample's particles at their positions
+    (it has no grid fields, so no grid sidecar). Only the first `max_samples` samples are listed, to keep
+    the files small; the HDF5 holds them all.
     """
     h5_path = Path(h5_path)
     with h5py.File(h5_path, "r") as f:
         spatial = f["geometry/boundary_mask"].shape
         times = f["time"][()]
+        if str(f.attrs.get("geometry_type", "grid")) == "particles":
+            return _write_particle_xdmf(f, h5_path, times, max_samples)
         fields = _datasets(f["fields"])
         samples = range(min(int(f.attrs["n_samples"]), max_samples))
         series = {f"sample_{s:04d}": [[Attribute(name, path, shape, (s, t)) for name, path, shape in fields]
@@ -156,4 +185,23 @@ def write_dataset_xdmf(h5_path: str | os.PathLike, max_samples: int = 8) -> Path
             frames = [[Attribute(name, path, shape, (t,)) for name, path, shape in mesh_fields]
                       for t in range(len(times))]
             collections.append((f"sample_{s:04d}", shape_xml, g["points"].shape[:1], frames))
+    return _write_document(xdmf_path, h5_name, times, collections)
+
+
+def _write_particle_xdmf(f: h5py.File, h5_path: Path, times: np.ndarray, max_samples: int) -> Path:
+    """A particle dataset's sidecar: per sample, a temporal collection of its particles (see the module)."""
+    xdmf_path = h5_path.with_suffix(".xdmf")
+    h5_name = _h5_name(xdmf_path, h5_path)
+    collections = []
+    for s in range(min(int(f.attrs["n_samples"]), max_samples)):
+        g = f[f"particles/{s}"]
+        fields = [a for a in _datasets(g["fields"]) if a[1] != f"{g.name}/fields/t1_fields/position"]
+        position_shape = g["fields/t1_fields/position"].shape
+        material = Attribute("material_id", f"{g.name}/material_id", g["material_id"].shape, (), "Int",
+                             g["material_id"].dtype.itemsize)
+        frames = [[Attribute(name, path, shape, (t,)) for name, path, shape in fields] + [material]
+                  for t in range(len(times))]
+        shapes = [_particle_shape_xml(h5_name, g.name, t, position_shape, len(f["particles/vertices"]))
+                  for t in range(len(times))]
+        collections.append((f"sample_{s:04d}", shapes, position_shape[1:2], frames))
     return _write_document(xdmf_path, h5_name, times, collections)

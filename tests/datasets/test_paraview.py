@@ -251,3 +251,41 @@ def test_mesh_sidecar_opens_in_paraview_with_values_at_their_vertices(tmp_path):
         for s, leaf in enumerate(grid["frames"][0]["leaves"]):
             _assert_frame(leaf, nodes, {"p": f["fields/t0_fields/p"][s, 2], "vel": f["fields/t1_fields/vel"][s, 2]},
                           area=1.0 * 0.41)
+
+
+def test_particle_sidecar_opens_in_paraview_with_values_at_their_particles(tmp_path):
+    """A particle dataset: each sample's particles (5, 9 and 7 of them) as vertices at the frame's positions, in
+    2D (XY geometry, z = 0 in ParaView) and 3D, with the other fields and the material id at each particle."""
+    from surrolab.datasets.dummy import PARTICLE_COUNTS, write_tiny_particles
+
+    flat = write_tiny_particles(tmp_path / "data" / "particles.h5")
+    solid = write_tiny_particles(tmp_path / "data" / "particles3d.h5", counts=(4, 6), n_times=3, dim=3)
+    files = {path: write_dataset_xdmf(path) for path in (flat, solid)}
+    jobs = [{"file": str(files[flat]), "reader": r, "times": [0.0, 0.1]}
+            for r in ("default", "Xdmf3ReaderS", "Xdmf3ReaderT")]
+    jobs.append({"file": str(files[solid]), "reader": "Xdmf3ReaderT", "times": [0.05, 0.1]})
+    results = _run_pvpython(tmp_path, jobs)
+
+    for result, path in zip(results, [flat] * 3 + [solid]):
+        with h5py.File(path) as f:
+            times = f["time"][()]
+            assert result["times"] == pytest.approx(times.tolist(), rel=1e-8)  # the sidecar's 9 digits
+            assert result["point_arrays"] == ["deformation_gradient", "material_id", "stress", "velocity"]
+            for frame in result["frames"]:
+                t = int(np.argmin(np.abs(times - frame["time"])))
+                assert len(frame["leaves"]) == int(f.attrs["n_samples"])  # one particle set per sample
+                for s, leaf in enumerate(frame["leaves"]):
+                    g = f[f"particles/{s}"]
+                    position = g["fields/t1_fields/position"][t]  # (N, dim) float32
+                    n, dim = position.shape
+                    assert n == (PARTICLE_COUNTS[s] if path == flat else (4, 6)[s])
+                    assert leaf["n_points"] == n and leaf["n_cells"] == n  # a vertex cell per particle
+                    points = np.array(leaf["points"])
+                    np.testing.assert_array_equal(points[:, :dim], position)  # in order: particle k is point k
+                    assert np.all(points[:, dim:] == 0.0)
+                    for name in ("velocity", "deformation_gradient", "stress"):
+                        group = "t1_fields" if name == "velocity" else "t2_fields"
+                        want = g[f"fields/{group}/{name}"][t].reshape(n, -1)
+                        got = np.array(leaf["arrays"][name], dtype=np.float64).reshape(n, -1)
+                        np.testing.assert_array_equal(got, want, err_msg=f"{name} is not at its particle")
+                    np.testing.assert_array_equal(leaf["arrays"]["material_id"], g["material_id"][()])
