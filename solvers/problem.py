@@ -149,6 +149,10 @@ class Problem(ABC):
     def solve(self, config, params: dict[str, float], initial_state: dict[str, np.ndarray]) -> Trajectory:
         """Advance `initial_state` to the horizon of `config`; pure and deterministic."""
 
+    def prepare(self, config) -> None:
+        """One-time work before a run of solves (compiling kernels), so that it is not counted in the first
+        sample's wall time; the default does nothing."""
+
     def check_config(self, config) -> None:
         if not isinstance(config, self.Config):
             raise SurrolabError(f"problem {self.name!r} needs a {self.Config.__name__}, got {type(config).__name__}")

@@ -193,6 +193,19 @@ class MPMScene(Problem):
         return Trajectory(times=config.times, fields=fields, geometry=geometry,
                           diagnostics={"n_particles": float(solver.n_particles), "dt": config.dt})
 
+    def prepare(self, config) -> None:
+        """Compile (or load from warp's cache) every kernel a solve of this scene launches: one step of the
+        scene's materials and colliders at their default parameters on a few particles."""
+        self.check_config(config)
+        params = {p.name: p.default for p in self.parameters}
+        materials = self.materials(params)
+        low, high = config.interior
+        centre = np.full(config.dim, (low + high) / 2)
+        positions = centre + config.spacing * np.arange(len(materials))[:, None]
+        solver = MPMSolver(config.mpm(), materials, np.arange(len(materials)), config.spacing**config.dim,
+                           colliders=self.colliders(config, params))
+        solver.step(solver.initial_state(positions, np.zeros_like(positions)), 1e-6)
+
     # -- helpers ---------------------------------------------------------------------------------------------
     @staticmethod
     def _check_dt(solver: MPMSolver, config, velocities: np.ndarray) -> None:

@@ -99,3 +99,23 @@ def test_bad_scene_settings_are_refused():
         problem.make_config("demo", dim=1)
     with pytest.raises(SurrolabError, match="preset"):
         problem.make_config("huge")
+
+
+@pytest.mark.parametrize("name", SCENES)
+def test_surrolab_generate_writes_a_valid_particle_dataset_for_every_scene(name, tmp_path, capsys):
+    from surrolab.cli import main
+    from surrolab.datasets import schema
+
+    out = tmp_path / f"{name}.h5"
+    assert main(["generate", name, "--preset", "demo", "--samples", "2", "--out", str(out),
+                 "--set", "stored_particles=40"]) in (0, None)
+    assert schema.validate(out) == []
+    with schema.open_dataset(out) as f:
+        description = schema.read_description(f)
+        assert description.geometry_type == "particles"
+        for i in range(2):
+            fields = schema.read_particle_fields(f, description, i)
+            particles = schema.read_particles(f, i)
+            assert fields["position"].shape == (description.times.size, 40, 2)
+            assert particles.n_points == 40
+        assert np.all(f["samples/wall_time"][()] > 0)
