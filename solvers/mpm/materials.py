@@ -13,14 +13,16 @@ The five registered laws (names as in the MPM-learning literature):
 - `water`: weakly compressible Newtonian fluid, σ = −p I + 2η dev(D), D = sym(C), Tait equation of state
   p = (K/γ)(J^−γ − 1) with γ = 7; F is reset to J^{1/d} I (a fluid remembers its volume, not its shape).
 - `plasticine`: von Mises elastoplasticity with Hencky (logarithmic) elasticity, τ = U(2μ ε + λ tr ε I)Uᵀ,
-  ε = log Σ for F = UΣVᵀ; the radial return keeps √(3/2)‖dev τ‖ ≤ σ_y (the uniaxial yield stress σ_y).
+  ε = log Σ for F = UΣVᵀ; the radial return keeps √(d/(d−1))‖dev τ‖ ≤ σ_y, the uniaxial yield stress σ_y
+  (√(3/2) in 3D; √2 in 2D, so that σ_y is the uniaxial yield stress of the 2D continuum too).
 - `goop`: a viscoplastic (Bingham) fluid: the same Hencky elasticity and von Mises yield surface, with
   the Duvaut–Lions (Perzyna) overstress relaxation: the return covers the fraction 1/(1 + η/(2μΔt)) of
   the distance to the yield surface, so stress above yield decays with the relaxation time η/(2μ);
   η → 0 is perfect plasticity, large η a viscous fluid above its yield stress.
 - `sand`: Drucker–Prager plasticity with Hencky elasticity and the return mapping of Klar et al. (2016,
   §4.3.1): tension projects to the cone's tip (ε = 0), otherwise ε̂ (the deviator of ε) shrinks by
-  δγ = ‖ε̂‖ + (dλ + 2μ)/(2μ) tr(ε) α, α = √(2/3)·2 sin φ/(3 − sin φ), φ the friction angle.
+  δγ = ‖ε̂‖ + (dλ + 2μ)/(2μ) tr(ε) α, α = √(2/3)·2 sin φ/(3 − sin φ), φ the friction angle (in 2D
+  α = sin φ/√2, the Mohr–Coulomb cone of the plane).
 All laws take Young's modulus E and Poisson's ratio ν (μ = E/(2(1+ν)), λ = Eν/((1+ν)(1−2ν))) where they
 are elastic. In 2D the laws are those of a 2D continuum (d = 2 in the deviator and in J^{1/d}).
 """
@@ -141,7 +143,9 @@ def linalg(dim: int):
         U, eps, V = hencky(F)
         dev, trace = deviator(eps)
         norm = wp.length(dev)
-        excess = norm - yield_stress / (2.0 * mu * wp.sqrt(1.5))
+        # uniaxial stress σ has ‖dev τ‖ = σ √((d − 1)/d): the factor √(d/(d − 1)) (√(3/2) in 3D, √2 in 2D)
+        # makes σ_y the uniaxial yield stress in either dimension
+        excess = norm - yield_stress / (2.0 * mu * wp.sqrt(float(dim) / float(dim - 1)))
         out = F
         if excess > 0.0:
             eps = eps - (fraction * excess / norm) * dev
@@ -408,7 +412,11 @@ class DruckerPrager(Material):
         def project(F: la.mat, params: wp.array(dtype=float), dt: float):
             mu, lam = la.lame(params[0], params[1])
             sin_phi = wp.sin(params[2] * (wp.pi / 180.0))
+            # the cone ‖dev τ‖ ≤ −α tr τ: in 3D Klar et al.'s α (eq. 27); in 2D α = sin φ/√2, which is exactly
+            # Mohr–Coulomb, |σ₁ − σ₂| ≤ −sin φ (σ₁ + σ₂) (Klar's 3D α would be a 2D friction angle of 27.5° for 30°)
             alpha = wp.sqrt(2.0 / 3.0) * 2.0 * sin_phi / (3.0 - sin_phi)
+            if wp.static(dim == 2):
+                alpha = sin_phi / wp.sqrt(2.0)
             U, eps, V = la.hencky(F)
             dev, trace = la.deviator(eps)
             norm = wp.length(dev)

@@ -80,9 +80,9 @@ def test_von_mises_return_lands_on_the_yield_surface(dim):
     rng = np.random.default_rng(2)
     F = random_stretches(64, dim, rng, spread=0.2)  # most far beyond yield (σ_y/E ≈ 1.7 %), some inside
 
-    def equivalent(tau):  # √(3/2)‖dev τ‖: σ_y in uniaxial stress
+    def equivalent(tau):  # √(d/(d−1))‖dev τ‖: σ_y in uniaxial stress
         principal = principal_kirchhoff(tau)
-        return np.sqrt(1.5) * np.linalg.norm(principal - principal.mean(axis=1, keepdims=True), axis=1)
+        return np.sqrt(dim / (dim - 1)) * np.linalg.norm(principal - principal.mean(axis=1, keepdims=True), axis=1)
 
     trial = equivalent(evaluate(material, F)[0])
     _, projected = evaluate(material, F)
@@ -108,7 +108,7 @@ def test_drucker_prager_return_lands_in_the_cone(dim):
     deviator = np.linalg.norm(eps - trace[:, None] / dim, axis=1)
     mu, lam = 1e6 / (2 * 1.3), 1e6 * 0.3 / (1.3 * 0.4)
     sin_phi = np.sin(np.radians(30.0))
-    alpha = np.sqrt(2 / 3) * 2 * sin_phi / (3 - sin_phi)
+    alpha = np.sqrt(2 / 3) * 2 * sin_phi / (3 - sin_phi) if dim == 3 else sin_phi / np.sqrt(2)
     # Klar et al. (2016) eq. 27: the yield condition ‖ε̂‖ + (dλ + 2μ)/(2μ) tr(ε) α ≤ 0, and no tension
     assert np.all(trace <= 1e-6)
     assert np.all(deviator + (dim * lam + 2 * mu) / (2 * mu) * trace * alpha <= 1e-5)
