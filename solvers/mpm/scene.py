@@ -25,6 +25,7 @@ from surrolab.errors import SurrolabError, check_positive_int
 from surrolab.solvers.mpm.colliders import Collider
 from surrolab.solvers.mpm.kernels import WALL_CELLS
 from surrolab.solvers.mpm.materials import MATERIALS, Material
+from surrolab.solvers.mpm.parallel import ChunkedLauncher, Launcher
 from surrolab.solvers.mpm.solver import MPMConfig, MPMSolver, speed_bound, stable_time_step
 from surrolab.solvers.problem import FrameSchedule, ParameterSpec, Problem
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, ParticleGeometry, Trajectory
@@ -82,12 +83,14 @@ class MPMSceneConfig(FrameSchedule):
     walls: str = "slip"
     stored_particles: int = 0  # 0: store every particle; else a seeded random subset of this many
     device: str = "cpu"
+    threads: int = 1  # CPU threads for the particle kernels (`parallel.ChunkedLauncher`); sums differ in rounding
 
     def __post_init__(self):
         super().__post_init__()
         self.mpm()  # validates dim, n_grid, domain_size, walls
         check_positive_int("particles_per_cell", self.particles_per_cell)
         check_positive_int("stored_particles", self.stored_particles, minimum=0)
+        check_positive_int("threads", self.threads)
 
     def mpm(self) -> MPMConfig:
         return MPMConfig(dim=self.dim, n_grid=self.n_grid, domain_size=self.domain_size, walls=self.walls,
@@ -175,8 +178,9 @@ class MPMScene(Problem):
         particles = self.particles(config, params, initial_state)
         materials = self.materials(params)
         positions = particles["position"]
+        launcher = ChunkedLauncher(config.threads) if config.threads > 1 else Launcher()
         solver = MPMSolver(config.mpm(), materials, particles["material_id"], particles["volume"],
-                           colliders=self.colliders(config, params))
+                           colliders=self.colliders(config, params), launcher=launcher)
         velocities = self.velocities(config, params, positions, particles["directions"])
         self._check_dt(solver, config, velocities)
         state = solver.initial_state(positions, velocities)
