@@ -127,4 +127,4 @@ def test_threaded_particle_kernels_give_the_serial_result_to_rounding():
     *_, again = solve("mpm_dam_break_water", seed=2, threads=2)
     assert np.array_equal(threaded.fields["position"], again.fields["position"])  # deterministic
     # P2G sums in another order: float32 rounding, amplified a little over 11 frames of a splashing flow
-    assert np.abs(threaded.fields["position"] - serial.fields["position"]).max() < 1e-3
+    assert np.abs(threaded.fields["position"] - serial.fields["position"]).max() < 1e-4
