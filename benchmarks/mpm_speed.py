@@ -72,6 +72,8 @@ class Case:
 
 
 CASES = {"2d": Case(dim=2, n_grid=128, lower=0.05, upper=0.85, n_steps=200),
+         # the same 2D problem 4× finer: kernels long enough for threads to pay off
+         "2d-fine": Case(dim=2, n_grid=256, lower=0.05, upper=0.85, n_steps=50),
          "3d": Case(dim=3, n_grid=64, lower=0.05, upper=0.5, n_steps=40),
          # the memory check: 100³ = 10⁶ particles on a 128³ grid
          "3d-1M": Case(dim=3, n_grid=128, lower=0.05, upper=0.05 + 100 / 256, n_warmup=1, n_steps=4)}
@@ -311,6 +313,16 @@ def report(cases: dict[str, Case], results: dict[str, dict], memory: dict | None
                          f"{case.n_steps} | {code} | {threads} | {1e3 * r['step_s']:.2f} | "
                          f"{r['particle_steps_per_s'] / 1e6:.2f} M | {r['step_s'] / base['step_s']:.2f} | "
                          f"{1e3 * r['cpu_step_s']:.2f} |")
+    lines += ["", "Speed-up of warp over Taichi (Taichi's time per step ÷ warp's; above 1: warp faster):", "",
+              "| case | one thread each | warp's threads vs Taichi on all cores | fastest warp vs fastest Taichi |",
+              "|---|---|---|---|"]
+    for name, runs in results.items():
+        warp_runs = [r["step_s"] for label, r in runs.items() if label.startswith("warp") and label != "warp cold"]
+        threaded = [r["step_s"] for label, r in runs.items() if label.startswith("warp") and label.endswith("threads")]
+        if "taichi 1" in runs and "taichi all" in runs:
+            lines.append(f"| {name} | {runs['taichi 1']['step_s'] / runs['warp']['step_s']:.2f} | "
+                         + (f"{runs['taichi all']['step_s'] / threaded[0]:.2f}" if threaded else "–")
+                         + f" | {min(runs['taichi 1']['step_s'], runs['taichi all']['step_s']) / min(warp_runs):.2f} |")
     lines += ["", "## Kernel compilation (first step, seconds)", "",
               "| case | warp, empty kernel cache | warp, cached kernels | Taichi (offline cache off) | one step |",
               "|---|---|---|---|---|"]
@@ -348,7 +360,7 @@ def report(cases: dict[str, Case], results: dict[str, dict], memory: dict | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m surrolab.benchmarks.mpm_speed", description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", default=["2d", "3d"], choices=[c for c in CASES if c != "3d-1M"])
+    parser.add_argument("--cases", nargs="+", default=["2d", "2d-fine", "3d"], choices=[c for c in CASES if c != "3d-1M"])
     parser.add_argument("--warp-threads", type=int, default=2,
                         help="also run warp's chunked launch on this many threads (needs MPMSolver.launcher)")
     parser.add_argument("--no-memory", action="store_true", help="skip the 10⁶-particle 3D run")
