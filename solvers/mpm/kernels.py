@@ -29,7 +29,8 @@ rounding.
 
 Wall boundary conditions (grid update): nodes within `WALL_CELLS` of a face of the box are walls.
 "sticky" sets the velocity to zero there; "slip" removes the velocity component into the wall and keeps
-the tangential one (particles may leave the wall). Particles never come closer than one cell to the
+the tangential one (particles may leave the wall), less Coulomb friction μ|v_n| if `wall_friction` μ > 0
+(Stomakhin et al. 2013, §8: the same rule as the colliders'). Particles never come closer than one cell to the
 box's edge, so every stencil stays inside the grid.
 """
 
@@ -108,7 +109,8 @@ def transfer_kernels(dim: int) -> SimpleNamespace:
 
     @wp.kernel
     def grid_update(grid_momentum: wp.array(dtype=vec), grid_mass: wp.array(dtype=float), gravity: vec,
-                    dt: float, dims: wp.vec3i, wall_mode: int, grid_velocity: wp.array(dtype=vec)):
+                    dt: float, dims: wp.vec3i, wall_mode: int, wall_friction: float,
+                    grid_velocity: wp.array(dtype=vec)):
         i = wp.tid()
         m = grid_mass[i]
         velocity = vec()
@@ -122,7 +124,13 @@ def transfer_kernels(dim: int) -> SimpleNamespace:
                     if wall_mode == 1 and (cell[d] < WALL_CELLS or cell[d] > dims[d] - 1 - WALL_CELLS):
                         velocity = vec()
                     elif lower or upper:
+                        # slip: the normal velocity into the wall goes; Coulomb friction takes up to μ|v_n| off
+                        # the tangential velocity (stopping it, never reversing it)
+                        normal_speed = wp.abs(velocity[d])
                         velocity[d] = 0.0
+                        tangential_speed = wp.length(velocity)
+                        if wall_friction > 0.0 and tangential_speed > 0.0:
+                            velocity = velocity * wp.max(0.0, 1.0 - wall_friction * normal_speed / tangential_speed)
         grid_velocity[i] = velocity
 
     @wp.kernel

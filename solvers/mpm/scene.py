@@ -81,6 +81,7 @@ class MPMSceneConfig(FrameSchedule):
     domain_size: float = 1.0  # m
     particles_per_cell: int = 2  # per axis: lattice spacing Δx / particles_per_cell
     walls: str = "slip"
+    wall_friction: float = 0.0  # Coulomb μ of slip walls
     stored_particles: int = 0  # 0: store every particle; else a seeded random subset of this many
     device: str = "cpu"
     threads: int = 1  # CPU threads for the particle kernels (`parallel.ChunkedLauncher`); sums differ in rounding
@@ -94,7 +95,7 @@ class MPMSceneConfig(FrameSchedule):
 
     def mpm(self) -> MPMConfig:
         return MPMConfig(dim=self.dim, n_grid=self.n_grid, domain_size=self.domain_size, walls=self.walls,
-                         device=self.device)
+                         wall_friction=self.wall_friction, device=self.device)
 
     @property
     def spacing(self) -> float:

@@ -40,6 +40,7 @@ class MPMConfig:
     domain_size: float = 1.0  # m
     gravity: float = 9.81  # m/s², along −y
     walls: str = "slip"  # "sticky", "slip" or "none" on every face of the box
+    wall_friction: float = 0.0  # Coulomb coefficient μ of "slip" walls (0: frictionless)
     device: str = "cpu"
 
     def __post_init__(self):
@@ -50,6 +51,7 @@ class MPMConfig:
         check_range("gravity", self.gravity, -math.inf, math.inf)
         if self.walls not in WALL_MODES:
             raise SurrolabError(f"walls={self.walls!r} is not allowed; choose one of {sorted(WALL_MODES)}")
+        check_range("wall_friction", self.wall_friction, 0.0, math.inf)
 
     @property
     def dx(self) -> float:
@@ -224,7 +226,7 @@ class MPMSolver:
         gravity = k.vec()
         gravity[1] = -cfg.gravity
         wp.launch(k.grid_update, dim=cfg.n_nodes, device=device,
-                  inputs=[grid_momentum, grid_mass, gravity, dt, self.dims, WALL_MODES[cfg.walls]],
+                  inputs=[grid_momentum, grid_mass, gravity, dt, self.dims, WALL_MODES[cfg.walls], cfg.wall_friction],
                   outputs=[velocities[0]])
         for j, collider in enumerate(self.colliders):
             collider.apply(cfg.dim, velocities[j], grid_mass, self.dims, cfg.dx, t + dt, velocities[j + 1])

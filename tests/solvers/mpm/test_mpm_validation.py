@@ -21,9 +21,9 @@ def test_bar_first_mode_frequency_converges_at_second_order():
 
 
 def test_column_collapse_runout_and_rest():
-    """a = 1 sand column, 16 cells across: runout (L∞ − L₀)/L₀ against 1.2a (Lube et al. 2005; Lajeunesse
-    et al. 2005) within 30% (observed +4% here; it grows with refinement, +43% at 32 cells), and the deposit
-    comes to rest: kinetic energy a tiny fraction of the initial potential energy, the top has come down."""
+    """a = 1 sand column, 16 cells across, Coulomb floor μ = tan φ: runout (L∞ − L₀)/L₀ against 1.2a (Lube et
+    al. 2005; Lajeunesse et al. 2005) within 30% (observed +4%; +9% at 32 cells), and the deposit comes to
+    rest: kinetic energy a tiny fraction of the initial potential energy, the top has come down."""
     run = column_collapse(1.0, cells=16)
     assert abs(run.runout / runout_scaling(1.0) - 1) < RUNOUT_TOLERANCE
     assert run.t_end < 2.0 and run.kinetic_ratio < 1e-3
