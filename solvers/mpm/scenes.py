@@ -4,7 +4,8 @@
   a random initial linear and angular velocity, falls in the box and hits the floor and walls: NCLaw's
   falling blob and the GNS/GIOROM datasets' drops. Parameters: `speed` (m/s, random direction),
   `angular_speed` (rad/s, about z in 2D, a random axis in 3D), `size` (mean half-extent, m).
-  Sand has sticky walls (a frictionless floor would let the grains slide on forever), the others slip.
+  Sand's walls have Coulomb friction tan 30° (on a frictionless floor the grains slide on forever), the
+  others slip freely.
 - `column` (`mpm_column_sand`): granular column collapse (Lube et al. 2005; Lajeunesse et al. 2004): a
   column of width `width` and height `aspect_ratio`·`width` against the left wall, released from rest onto
   the floor. (The runout-against-aspect-ratio validation is `benchmarks/mpm_validation.py`.)
@@ -47,6 +48,11 @@ def rigid_velocity(positions: np.ndarray, velocity: np.ndarray, angular: float, 
     return velocity + np.cross(angular * axis, r)
 
 
+# walls as rough as sand itself: Coulomb friction μ = tan 30° (a no-slip "sticky" floor instead makes the
+# runout of a collapse depend on the grid: benchmarks/mpm_validation.py)
+ROUGH_WALLS = {"walls": "slip", "wall_friction": 0.577}
+
+
 def _blob_centre(config, rng, reach: float, height: tuple[float, float]) -> np.ndarray:
     low, high = config.interior
     centre = rng.uniform(low + reach, high - reach, config.dim)
@@ -71,7 +77,7 @@ class Blob(MPMScene):
 
 class Column(MPMScene):
     description = "granular column collapse: a column against the left wall released onto the floor"
-    config_defaults = {"walls": "sticky"}  # a rough floor, as in the experiments
+    config_defaults = ROUGH_WALLS  # a rough floor, as in the experiments
     scene_parameters = (_spec("aspect_ratio", "1", 0.5, 3.0, 1.0, 0.05, 20.0, "height / width"),
                         _spec("width", "m", 0.1, 0.2, 0.15, 0.01, 0.9, "width of the column"))
 
@@ -184,7 +190,7 @@ def _scene_config(defaults: dict):
 
 MpmBlobJelly = registered(Blob, "mpm_blob_jelly", "jelly")
 MpmBlobWater = registered(Blob, "mpm_blob_water", "water")
-MpmBlobSand = registered(Blob, "mpm_blob_sand", "sand", walls="sticky")  # on a frictionless floor sand never stops
+MpmBlobSand = registered(Blob, "mpm_blob_sand", "sand", **ROUGH_WALLS)  # on a frictionless floor sand never stops
 MpmBlobPlasticine = registered(Blob, "mpm_blob_plasticine", "plasticine")
 MpmBlobGoop = registered(Blob, "mpm_blob_goop", "goop")
 MpmColumnSand = registered(Column, "mpm_column_sand", "sand")
