@@ -222,32 +222,32 @@ def _law_kernels(law: type[Material], dim: int):
     return SimpleNamespace(stress=stress, project=project)
 
 
-def _check_elastic(E: float, nu: float) -> None:
-    check_positive_number("youngs_modulus", E)
-    if not -1.0 < nu < 0.5:
-        raise SurrolabError(f"poisson_ratio={nu} is not allowed: it must lie in (-1, 0.5) "
-                            "(0.5 is incompressible, for which λ is infinite)")
-
-
-def _p_wave_speed(E: float, nu: float, density: float) -> float:
-    mu, lam = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
-    return math.sqrt((lam + 2 * mu) / density)
-
-
 @dataclass(frozen=True)
-class FixedCorotated(Material):
-    """Fixed-corotated elastic solid (jelly)."""
+class ElasticSolid(Material):
+    """A solid with Young's modulus E and Poisson's ratio ν (its law's parameters 0 and 1)."""
 
-    name: ClassVar[str] = "jelly"
     youngs_modulus: float = 1.0e5  # E, Pa
     poisson_ratio: float = 0.2  # ν
 
     def __post_init__(self):
         super().__post_init__()
-        _check_elastic(self.youngs_modulus, self.poisson_ratio)
+        check_positive_number("youngs_modulus", self.youngs_modulus)
+        if not -1.0 < self.poisson_ratio < 0.5:
+            raise SurrolabError(f"poisson_ratio={self.poisson_ratio} is not allowed: it must lie in (-1, 0.5) "
+                                "(0.5 is incompressible, for which λ is infinite)")
 
     def wave_speed(self) -> float:
-        return _p_wave_speed(self.youngs_modulus, self.poisson_ratio, self.density)
+        """The P-wave speed √((λ + 2μ)/ρ)."""
+        E, nu = self.youngs_modulus, self.poisson_ratio
+        mu, lam = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
+        return math.sqrt((lam + 2 * mu) / self.density)
+
+
+@dataclass(frozen=True)
+class FixedCorotated(ElasticSolid):
+    """Fixed-corotated elastic solid (jelly)."""
+
+    name: ClassVar[str] = "jelly"
 
     @classmethod
     def _funcs(cls, dim):
@@ -311,21 +311,13 @@ class NewtonianFluid(Material):
 
 
 @dataclass(frozen=True)
-class VonMises(Material):
-    """Von Mises elastoplastic solid with Hencky elasticity (plasticine)."""
+class HenckyPlastic(ElasticSolid):
+    """An elastoplastic law with Hencky elasticity, τ = U(2μ ε + λ tr ε I)Uᵀ; subclasses give the return
+    mapping as `_return_mapping(dim)`: the warp function project(F, params, dt) -> F."""
 
-    name: ClassVar[str] = "plasticine"
-    youngs_modulus: float = 3.0e5
-    poisson_ratio: float = 0.25
-    yield_stress: float = 5.0e3  # σ_y, Pa (uniaxial)
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_elastic(self.youngs_modulus, self.poisson_ratio)
-        check_positive_number("yield_stress", self.yield_stress)
-
-    def wave_speed(self) -> float:
-        return _p_wave_speed(self.youngs_modulus, self.poisson_ratio, self.density)
+    @classmethod
+    def _return_mapping(cls, dim):
+        raise NotImplementedError
 
     @classmethod
     def _funcs(cls, dim):
@@ -336,16 +328,36 @@ class VonMises(Material):
             mu, lam = la.lame(params[0], params[1])
             return la.hencky_kirchhoff(F, mu, lam)
 
+        return stress, cls._return_mapping(dim)
+
+
+@dataclass(frozen=True)
+class VonMises(HenckyPlastic):
+    """Von Mises elastoplastic solid with Hencky elasticity (plasticine)."""
+
+    name: ClassVar[str] = "plasticine"
+    youngs_modulus: float = 3.0e5
+    poisson_ratio: float = 0.25
+    yield_stress: float = 5.0e3  # σ_y, Pa (uniaxial)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive_number("yield_stress", self.yield_stress)
+
+    @classmethod
+    def _return_mapping(cls, dim):
+        la = linalg(dim)
+
         @wp.func
         def project(F: la.mat, params: wp.array(dtype=float), dt: float):
             mu, lam = la.lame(params[0], params[1])
             return la.von_mises_return(F, mu, params[2], 1.0)
 
-        return stress, project
+        return project
 
 
 @dataclass(frozen=True)
-class Viscoplastic(Material):
+class Viscoplastic(HenckyPlastic):
     """Viscoplastic Bingham fluid (goop): von Mises yield with Duvaut–Lions overstress relaxation."""
 
     name: ClassVar[str] = "goop"
@@ -356,21 +368,12 @@ class Viscoplastic(Material):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_elastic(self.youngs_modulus, self.poisson_ratio)
         check_positive_number("yield_stress", self.yield_stress)
         check_range("viscosity", self.viscosity, 0.0, math.inf, unit="Pa s")
 
-    def wave_speed(self) -> float:
-        return _p_wave_speed(self.youngs_modulus, self.poisson_ratio, self.density)
-
     @classmethod
-    def _funcs(cls, dim):
+    def _return_mapping(cls, dim):
         la = linalg(dim)
-
-        @wp.func
-        def stress(F: la.mat, C: la.mat, params: wp.array(dtype=float)):
-            mu, lam = la.lame(params[0], params[1])
-            return la.hencky_kirchhoff(F, mu, lam)
 
         @wp.func
         def project(F: la.mat, params: wp.array(dtype=float), dt: float):
@@ -378,11 +381,11 @@ class Viscoplastic(Material):
             fraction = 1.0 / (1.0 + params[3] / (2.0 * mu * dt))
             return la.von_mises_return(F, mu, params[2], fraction)
 
-        return stress, project
+        return project
 
 
 @dataclass(frozen=True)
-class DruckerPrager(Material):
+class DruckerPrager(HenckyPlastic):
     """Drucker–Prager sand with Hencky elasticity (Klar et al. 2016)."""
 
     name: ClassVar[str] = "sand"
@@ -392,21 +395,12 @@ class DruckerPrager(Material):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_elastic(self.youngs_modulus, self.poisson_ratio)
         if not 0.0 < self.friction_angle < 90.0:
             raise SurrolabError(f"friction_angle={self.friction_angle} is not allowed: it must lie in (0, 90) degrees")
 
-    def wave_speed(self) -> float:
-        return _p_wave_speed(self.youngs_modulus, self.poisson_ratio, self.density)
-
     @classmethod
-    def _funcs(cls, dim):
+    def _return_mapping(cls, dim):
         la = linalg(dim)
-
-        @wp.func
-        def stress(F: la.mat, C: la.mat, params: wp.array(dtype=float)):
-            mu, lam = la.lame(params[0], params[1])
-            return la.hencky_kirchhoff(F, mu, lam)
 
         @wp.func
         def project(F: la.mat, params: wp.array(dtype=float), dt: float):
@@ -430,7 +424,7 @@ class DruckerPrager(Material):
                     out = la.from_strain(U, eps, V)
             return out
 
-        return stress, project
+        return project
 
 
 MATERIALS: dict[str, type[Material]] = {

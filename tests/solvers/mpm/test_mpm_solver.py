@@ -74,50 +74,66 @@ GRADIENT_CASES = [  # (law, its parameters, index of the parameter checked): sof
 ]
 
 
-@pytest.mark.parametrize("law,parameters,checked", GRADIENT_CASES)
-def test_tape_gradients_match_finite_differences(law, parameters, checked):
-    # loss = Σ_p w_p · (x_p(T) − x_p(0)) after 40 steps of a spinning, sheared block under gravity between
-    # slip walls; its gradient from the warp tape against central differences, with respect to a material
-    # parameter and to one particle's initial velocity.
-    cfg = MPMConfig(dim=2, n_grid=16, gravity=9.8, walls="slip")
-    h = cfg.dx / 2
-    points = lattice(np.full(2, 0.3), np.full(2, 0.7), h)
-    velocities = 4 * np.stack([points[:, 1] - 0.5, -0.5 * (points[:, 0] - 0.5)], 1)
-    weights = np.random.default_rng(0).normal(size=points.shape)
-    material = make_material(law, **parameters)
+class SpinningBlock:
+    """loss = Σ_p w_p · (x_p(T) − x_p(0)) after 40 steps of a spinning, sheared block under gravity between
+    slip walls, random weights w: by finite differences (summed in float64 on the host) or on a warp tape."""
 
-    def loss(law_parameters=None, initial_velocities=velocities, tape=None):
-        solver = MPMSolver(cfg, [material], np.zeros(len(points)), h**2, requires_grad=tape is not None)
+    def __init__(self, material):
+        self.cfg = MPMConfig(dim=2, n_grid=16, gravity=9.8, walls="slip")
+        self.h = self.cfg.dx / 2
+        self.points = lattice(np.full(2, 0.3), np.full(2, 0.7), self.h)
+        self.velocities = 4 * np.stack([self.points[:, 1] - 0.5, -0.5 * (self.points[:, 0] - 0.5)], 1)
+        self.weights = np.random.default_rng(0).normal(size=self.points.shape)
+        self.material = material
+
+    def _solver(self, law_parameters=None, requires_grad=False):
+        solver = MPMSolver(self.cfg, [self.material], np.zeros(len(self.points)), self.h**2,
+                           requires_grad=requires_grad)
         if law_parameters is not None:
             solver.law_parameters[0] = wp.array(law_parameters, dtype=float)
-        state = solver.initial_state(points, initial_velocities)
-        if tape is None:  # finite differences: the loss summed in float64 on the host
-            final = solver.rollout(state, 1e-3, 40)
-            return float(((final.x.numpy().astype(np.float64) - points) * weights).sum())
+        return solver
+
+    def loss(self, law_parameters=None, points=None, velocities=None) -> float:
+        solver = self._solver(law_parameters)
+        state = solver.initial_state(self.points if points is None else points,
+                                     self.velocities if velocities is None else velocities)
+        final = solver.rollout(state, 1e-3, 40)
+        return float(((final.x.numpy().astype(np.float64) - self.points) * self.weights).sum())
+
+    def gradients(self):
+        """(solver, initial state) after the tape's backward pass: their arrays carry the gradients."""
+        solver = self._solver(requires_grad=True)
+        state = solver.initial_state(self.points, self.velocities)
         total = wp.zeros(1, dtype=float, requires_grad=True)
+        tape = wp.Tape()
         with tape:
             final = solver.rollout(state, 1e-3, 40)
-            wp.launch(_weighted_displacement, len(points), inputs=[
-                final.x, wp.array(points, dtype=wp.vec2), wp.array(weights, dtype=wp.vec2), total])
+            wp.launch(_weighted_displacement, len(self.points), inputs=[
+                final.x, wp.array(self.points, dtype=wp.vec2), wp.array(self.weights, dtype=wp.vec2), total])
         tape.backward(total)
         return solver, state
 
-    solver, state = loss(tape=wp.Tape())
+
+@pytest.mark.parametrize("law,parameters,checked", GRADIENT_CASES)
+def test_tape_gradients_match_finite_differences(law, parameters, checked):
+    # with respect to a material parameter and to one particle's initial velocity
+    block = SpinningBlock(make_material(law, **parameters))
+    solver, state = block.gradients()
     d_parameter = solver.law_parameters[0].grad.numpy()[checked]
     d_velocity = state.v.grad.numpy()[5, 0]
 
-    p0 = material.law_parameters().astype(np.float64)
+    p0 = block.material.law_parameters().astype(np.float64)
     # a 10 % step: float32 rounding in 40 steps swamps smaller ones, and the plastic laws' return mapping
     # switches particles on and off the yield surface, which differences over tiny steps pick up as noise
     step = 0.1 * p0[checked]
     plus, minus = p0.copy(), p0.copy()
     plus[checked] += step
     minus[checked] -= step
-    fd_parameter = (loss(plus) - loss(minus)) / (2 * step)
-    v_plus, v_minus = velocities.copy(), velocities.copy()
+    fd_parameter = (block.loss(plus) - block.loss(minus)) / (2 * step)
+    v_plus, v_minus = block.velocities.copy(), block.velocities.copy()
     v_plus[5, 0] += 1e-2
     v_minus[5, 0] -= 1e-2
-    fd_velocity = (loss(initial_velocities=v_plus) - loss(initial_velocities=v_minus)) / 2e-2
+    fd_velocity = (block.loss(velocities=v_plus) - block.loss(velocities=v_minus)) / 2e-2
 
     assert abs(d_parameter * p0[checked]) > 1e-4  # a gradient that matters, not a vanishing one
     assert d_parameter == pytest.approx(fd_parameter, rel=0.05)
@@ -127,33 +143,14 @@ def test_tape_gradients_match_finite_differences(law, parameters, checked):
 def test_gradient_with_respect_to_initial_positions_matches_finite_differences():
     # (With equal weights this gradient is exactly zero: the grid conserves momentum, so the mean
     # displacement does not depend on where the particles start. Random weights make it informative.)
-    cfg = MPMConfig(dim=2, n_grid=16, gravity=9.8, walls="slip")
-    h = cfg.dx / 2
-    points = lattice(np.full(2, 0.3), np.full(2, 0.7), h)
-    velocities = 4 * np.stack([points[:, 1] - 0.5, -0.5 * (points[:, 0] - 0.5)], 1)
-    weights = np.random.default_rng(0).normal(size=points.shape)
-    material = FixedCorotated(youngs_modulus=1e4, poisson_ratio=0.3)
-
-    def loss(initial_points, tape=None):
-        solver = MPMSolver(cfg, [material], np.zeros(len(points)), h**2, requires_grad=tape is not None)
-        state = solver.initial_state(initial_points, velocities)
-        if tape is None:
-            final = solver.rollout(state, 1e-3, 40)
-            return float(((final.x.numpy().astype(np.float64) - points) * weights).sum())
-        total = wp.zeros(1, dtype=float, requires_grad=True)
-        with tape:
-            final = solver.rollout(state, 1e-3, 40)
-            wp.launch(_weighted_displacement, len(points), inputs=[
-                final.x, wp.array(points, dtype=wp.vec2), wp.array(weights, dtype=wp.vec2), total])
-        tape.backward(total)
-        return state.x.grad.numpy()
-
-    gradient = loss(points, wp.Tape())
+    block = SpinningBlock(FixedCorotated(youngs_modulus=1e4, poisson_ratio=0.3))
+    _, state = block.gradients()
+    gradient = state.x.grad.numpy()
     for particle, axis in [(5, 0), (100, 1)]:
-        plus, minus = points.copy(), points.copy()
+        plus, minus = block.points.copy(), block.points.copy()
         plus[particle, axis] += 1e-2
         minus[particle, axis] -= 1e-2
-        fd = (loss(plus) - loss(minus)) / 2e-2
+        fd = (block.loss(points=plus) - block.loss(points=minus)) / 2e-2
         assert abs(fd) > 1e-2
         assert gradient[particle, axis] == pytest.approx(fd, rel=0.02)
 
