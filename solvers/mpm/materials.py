@@ -160,9 +160,11 @@ def linalg(dim: int):
 # -- the laws -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Material(ABC):
-    """A constitutive law and its parameters. Subclasses list their parameters as dataclass fields
-    (`density` first, which P2G uses through the particle masses, then the law's own) and implement
-    `_funcs(dim)`: the warp functions stress(F, C, params) -> τ and project(F, params, dt) -> F."""
+    """The slot: a constitutive law and its parameters, which `MPMSolver` calls on the particles of its
+    material. Subclasses list their parameters as dataclass fields (`density` first, which P2G uses through
+    the particle masses, then the law's own: the array `params` the two calls receive) and implement
+    `stress` and `project` on warp arrays (the analytic laws below through warp kernels, `WarpLaw`; a
+    learned law may compute them any way, e.g. in torch through `wp.to_torch`)."""
 
     name: ClassVar[str]
     density: float = 1.0e3  # kg/m^d (per unit area in 2D)
@@ -184,26 +186,38 @@ class Material(ABC):
     def wave_speed(self) -> float:
         """The fastest elastic (or acoustic) wave speed (m/s), for the time step's CFL bound."""
 
+    @abstractmethod
+    def stress(self, dim: int, F: wp.array, C: wp.array, indices: wp.array, params: wp.array, tau: wp.array) -> None:
+        """Write the Kirchhoff stress τ(F, C) of particles `indices` into `tau` (arrays of all particles)."""
+
+    @abstractmethod
+    def project(self, dim: int, F_trial: wp.array, indices: wp.array, params: wp.array, dt: float,
+                F: wp.array) -> None:
+        """Write the plastically projected deformation gradient of particles `indices` into `F`."""
+
+
+@dataclass(frozen=True)
+class WarpLaw(Material):
+    """A law given by two warp functions, `_funcs(dim)` -> (stress(F, C, params) -> τ, project(F, params,
+    dt) -> F), launched as kernels over the material's particles."""
+
     @classmethod
     @abstractmethod
     def _funcs(cls, dim: int):
         """(stress, project) warp functions for `dim`."""
 
-    # -- the slot: launched by MPMSolver on the particles `indices` -----------------------------------
     def stress(self, dim, F, C, indices, params, tau) -> None:
-        """Write the Kirchhoff stress of particles `indices` into `tau`."""
         kernels = _law_kernels(type(self), dim)
         wp.launch(kernels.stress, dim=len(indices), inputs=[F, C, indices, params], outputs=[tau], device=F.device)
 
     def project(self, dim, F_trial, indices, params, dt: float, F) -> None:
-        """Write the plastically projected deformation gradient of particles `indices` into `F`."""
         kernels = _law_kernels(type(self), dim)
         wp.launch(kernels.project, dim=len(indices), inputs=[F_trial, indices, params, dt], outputs=[F],
                   device=F.device)
 
 
 @functools.cache
-def _law_kernels(law: type[Material], dim: int):
+def _law_kernels(law: type[WarpLaw], dim: int):
     stress_fn, project_fn = law._funcs(dim)
     la = linalg(dim)
 
@@ -223,7 +237,7 @@ def _law_kernels(law: type[Material], dim: int):
 
 
 @dataclass(frozen=True)
-class ElasticSolid(Material):
+class ElasticSolid(WarpLaw):
     """A solid with Young's modulus E and Poisson's ratio ν (its law's parameters 0 and 1)."""
 
     youngs_modulus: float = 1.0e5  # E, Pa
@@ -272,7 +286,7 @@ class FixedCorotated(ElasticSolid):
 
 
 @dataclass(frozen=True)
-class NewtonianFluid(Material):
+class NewtonianFluid(WarpLaw):
     """Weakly compressible Newtonian fluid (water)."""
 
     name: ClassVar[str] = "water"
