@@ -38,10 +38,21 @@ class Launcher:
 
     threads = 1
 
-    def launch(self, kernel, n: int, inputs: list, outputs: list, device, shared=(), accumulate=()) -> None:
+    def launch(self, kernel, n: int, inputs: list, outputs: list, device, shared=(), accumulate=(),
+               before=None, after=None) -> None:
         """`kernel` over particles 0..n−1. Arrays in `shared` (e.g. the grid a gather reads) and in
-        `accumulate` (the grid a scatter adds into) are not per-particle; every other array is."""
+        `accumulate` (the grid a scatter adds into) are not per-particle; every other array is. `before` and
+        `after`, if given, are called as f(lo, hi) on each chunk of particles just before and after the kernel
+        runs on it, in the same thread: work on the same particles needs no barrier of its own."""
+        if before is not None:
+            before(0, n)
         wp.launch(kernel, dim=n, inputs=inputs, outputs=outputs, device=device)
+        if after is not None:
+            after(0, n)
+
+    def view(self, a: wp.array, lo: int, hi: int) -> wp.array:
+        """Elements lo..hi−1 of `a` (for `before` and `after`)."""
+        return a if (lo, hi) == (0, a.shape[0]) else a[lo:hi]
 
     def map(self, launch_on, indices: wp.array) -> None:
         """`launch_on(chunk)` for chunks of the particle index array `indices` (a material's particles)."""
@@ -96,10 +107,13 @@ class ChunkedLauncher(Launcher):
             self._private[key] = [grid, wp.empty_like(grid)]  # keeps `grid` alive while its id is a key
         return self._private[key][1]
 
-    def launch(self, kernel, n, inputs, outputs, device, shared=(), accumulate=()) -> None:
+    def view(self, a: wp.array, lo: int, hi: int) -> wp.array:
+        return self._slice(a, lo, hi)
+
+    def launch(self, kernel, n, inputs, outputs, device, shared=(), accumulate=(), before=None, after=None) -> None:
         arguments = inputs + outputs
         if self._serial(device, arguments):
-            return super().launch(kernel, n, inputs, outputs, device, shared, accumulate)
+            return super().launch(kernel, n, inputs, outputs, device, shared, accumulate, before, after)
         bounds = self._bounds(n)
 
         def view(a, j: int, lo: int, hi: int):
@@ -112,8 +126,12 @@ class ChunkedLauncher(Launcher):
         def chunk(j: int, lo: int, hi: int):
             for grid in accumulate if j else ():
                 self._copy(grid, j).zero_()
+            if before is not None:
+                before(lo, hi)
             wp.launch(kernel, dim=hi - lo, inputs=[view(a, j, lo, hi) for a in inputs],
                       outputs=[view(a, j, lo, hi) for a in outputs], device=device)
+            if after is not None:
+                after(lo, hi)
 
         self._run([lambda j=j, lo=lo, hi=hi: chunk(j, lo, hi) for j, (lo, hi) in enumerate(bounds)])
         if not accumulate:

@@ -219,10 +219,21 @@ class MPMSolver:
                 self._scratch = (tau, grid_momentum, grid_mass, velocities, F_trial)
         out = out if out is not None else self._empty_state()
         device = cfg.device
-        self.kirchhoff_stress(state, tau)
-        self.launcher.launch(k.p2g, self.n_particles, device=device,
-                             inputs=[state.x, state.v, state.C, tau, self.mass, self.volume_wp, dt, cfg.dx, self.dims],
-                             outputs=[grid_momentum, grid_mass], accumulate=(grid_momentum, grid_mass))
+        # one material covers particles 0..N−1 in order (indices = arange(N)), so its stress and return mapping
+        # run in the same chunk, thread and phase as P2G and G2P on those particles (no barrier between)
+        single, launcher = len(self.materials) == 1, self.launcher
+        material, indices, params = self.materials[0], self.indices[0], self.law_parameters[0]
+        if single:
+            before = lambda lo, hi: material.stress(cfg.dim, state.F, state.C, launcher.view(indices, lo, hi),  # noqa: E731
+                                                    params, tau)
+            after = lambda lo, hi: material.project(cfg.dim, F_trial, launcher.view(indices, lo, hi), params, dt,  # noqa: E731
+                                                    out.F)
+        else:
+            self.kirchhoff_stress(state, tau)
+            before = after = None
+        launcher.launch(k.p2g, self.n_particles, device=device,
+                        inputs=[state.x, state.v, state.C, tau, self.mass, self.volume_wp, dt, cfg.dx, self.dims],
+                        outputs=[grid_momentum, grid_mass], accumulate=(grid_momentum, grid_mass), before=before)
         gravity = k.vec()
         gravity[1] = -cfg.gravity
         wp.launch(k.grid_update, dim=cfg.n_nodes, device=device,
@@ -230,11 +241,12 @@ class MPMSolver:
                   outputs=[velocities[0]])
         for j, collider in enumerate(self.colliders):
             collider.apply(cfg.dim, velocities[j], grid_mass, self.dims, cfg.dx, t + dt, velocities[j + 1])
-        self.launcher.launch(k.g2p, self.n_particles, device=device,
-                             inputs=[state.x, state.F, velocities[-1], dt, cfg.dx, self.dims],
-                             outputs=[out.x, out.v, out.C, F_trial], shared=(velocities[-1],))
-        for material, indices, params in zip(self.materials, self.indices, self.law_parameters):
-            self.launcher.map(lambda chunk: material.project(cfg.dim, F_trial, chunk, params, dt, out.F), indices)
+        launcher.launch(k.g2p, self.n_particles, device=device,
+                        inputs=[state.x, state.F, velocities[-1], dt, cfg.dx, self.dims],
+                        outputs=[out.x, out.v, out.C, F_trial], shared=(velocities[-1],), after=after)
+        if not single:
+            for material, indices, params in zip(self.materials, self.indices, self.law_parameters):
+                launcher.map(lambda chunk: material.project(cfg.dim, F_trial, chunk, params, dt, out.F), indices)
         return out
 
     def rollout(self, state: ParticleState, dt: float, n_steps: int, t0: float = 0.0) -> ParticleState:
