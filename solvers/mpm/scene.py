@@ -38,27 +38,28 @@ FIELDS = (
 )
 
 
-def _spec(name, units, low, high, default, allowed_low, allowed_high, description=""):
+def parameter_spec(name, units, low, high, default, allowed_low, allowed_high, description=""):
+    """A `ParameterSpec` from its fields in order (the tables below and in `scenes.py` stay one line each)."""
     return ParameterSpec(name, units, low, high, default, allowed_low, allowed_high, description)
 
 
 # Sampling ranges around the materials of NCLaw's data (REFERENCES.md: jelly E 1e5, ν 0.2; plasticine
 # E 3e5, ν 0.25, σ_y 5e3; sand E 1e6, φ 25°); density 1000 kg/m^d for all. Allowed ranges are the physical ones.
 LAW_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {
-    "jelly": (_spec("youngs_modulus", "Pa", 5e4, 2e5, 1e5, 1e-3, 1e9),
-              _spec("poisson_ratio", "1", 0.15, 0.35, 0.2, -0.99, 0.4999)),
-    "water": (_spec("bulk_modulus", "Pa", 1e5, 3e5, 2e5, 1e-3, 1e9),
-              _spec("viscosity", "Pa s", 1e-3, 1.0, 1e-3, 0.0, 1e3)),
-    "plasticine": (_spec("youngs_modulus", "Pa", 1e5, 5e5, 3e5, 1e-3, 1e9),
-                   _spec("poisson_ratio", "1", 0.2, 0.3, 0.25, -0.99, 0.4999),
-                   _spec("yield_stress", "Pa", 2e3, 1e4, 5e3, 1e-6, 1e9)),
-    "goop": (_spec("youngs_modulus", "Pa", 1e5, 3e5, 2e5, 1e-3, 1e9),
-             _spec("poisson_ratio", "1", 0.25, 0.35, 0.3, -0.99, 0.4999),
-             _spec("yield_stress", "Pa", 50.0, 300.0, 100.0, 1e-6, 1e9),
-             _spec("viscosity", "Pa s", 1.0, 50.0, 10.0, 0.0, 1e6)),
-    "sand": (_spec("youngs_modulus", "Pa", 5e5, 2e6, 1e6, 1e-3, 1e10),
-             _spec("poisson_ratio", "1", 0.2, 0.35, 0.3, -0.99, 0.4999),
-             _spec("friction_angle", "deg", 25.0, 40.0, 30.0, 1e-3, 89.9)),
+    "jelly": (parameter_spec("youngs_modulus", "Pa", 5e4, 2e5, 1e5, 1e-3, 1e9),
+              parameter_spec("poisson_ratio", "1", 0.15, 0.35, 0.2, -0.99, 0.4999)),
+    "water": (parameter_spec("bulk_modulus", "Pa", 1e5, 3e5, 2e5, 1e-3, 1e9),
+              parameter_spec("viscosity", "Pa s", 1e-3, 1.0, 1e-3, 0.0, 1e3)),
+    "plasticine": (parameter_spec("youngs_modulus", "Pa", 1e5, 5e5, 3e5, 1e-3, 1e9),
+                   parameter_spec("poisson_ratio", "1", 0.2, 0.3, 0.25, -0.99, 0.4999),
+                   parameter_spec("yield_stress", "Pa", 2e3, 1e4, 5e3, 1e-6, 1e9)),
+    "goop": (parameter_spec("youngs_modulus", "Pa", 1e5, 3e5, 2e5, 1e-3, 1e9),
+             parameter_spec("poisson_ratio", "1", 0.25, 0.35, 0.3, -0.99, 0.4999),
+             parameter_spec("yield_stress", "Pa", 50.0, 300.0, 100.0, 1e-6, 1e9),
+             parameter_spec("viscosity", "Pa s", 1.0, 50.0, 10.0, 0.0, 1e6)),
+    "sand": (parameter_spec("youngs_modulus", "Pa", 5e5, 2e6, 1e6, 1e-3, 1e10),
+             parameter_spec("poisson_ratio", "1", 0.2, 0.35, 0.3, -0.99, 0.4999),
+             parameter_spec("friction_angle", "deg", 25.0, 40.0, 30.0, 1e-3, 89.9)),
 }
 DENSITY = 1.0e3  # kg/m^d
 
@@ -243,4 +244,4 @@ class MPMScene(Problem):
         return max(1, math.ceil(config.t_end / ((config.n_frames - 1) * dt)))
 
 
-__all__ = ["FIELDS", "LAW_PARAMETERS", "MPMSceneConfig", "MPMScene", "law_material"]
+__all__ = ["FIELDS", "LAW_PARAMETERS", "MPMSceneConfig", "MPMScene", "law_material", "parameter_spec"]

@@ -6,7 +6,7 @@
   `angular_speed` (rad/s, about z in 2D, a random axis in 3D), `size` (mean half-extent, m).
   Sand's walls have Coulomb friction tan 30° (on a frictionless floor the grains slide on forever), the
   others slip freely.
-- `column` (`mpm_column_sand`): granular column collapse (Lube et al. 2005; Lajeunesse et al. 2004): a
+- `column` (`mpm_column_sand`): granular column collapse (Lube et al. 2005; Lajeunesse et al. 2005): a
   column of width `width` and height `aspect_ratio`·`width` against the left wall, released from rest onto
   the floor. (The runout-against-aspect-ratio validation is `benchmarks/mpm_validation.py`.)
 - `dam_break` (`mpm_dam_break_<law>`): a block of `width` × `height` in the lower-left corner, released.
@@ -26,18 +26,13 @@ from dataclasses import field, make_dataclass
 import numpy as np
 
 from surrolab.solvers.mpm.colliders import Collider
-from surrolab.solvers.mpm.scene import LAW_PARAMETERS, MPMScene, MPMSceneConfig, law_material
+from surrolab.solvers.mpm.scene import LAW_PARAMETERS, MPMScene, MPMSceneConfig, law_material, parameter_spec
 from surrolab.solvers.mpm.shapes import fill, random_blob
-from surrolab.solvers.problem import ParameterSpec
 
 
-def _spec(name, units, low, high, default, allowed_low, allowed_high, description=""):
-    return ParameterSpec(name, units, low, high, default, allowed_low, allowed_high, description)
-
-
-SPEED = _spec("speed", "m/s", 0.0, 2.0, 1.0, 0.0, 20.0, "initial speed, random direction")
-ANGULAR_SPEED = _spec("angular_speed", "rad/s", 0.0, 10.0, 3.0, 0.0, 100.0, "initial spin")
-SIZE = _spec("size", "m", 0.06, 0.12, 0.09, 0.01, 0.3, "mean half-extent of the blob")
+SPEED = parameter_spec("speed", "m/s", 0.0, 2.0, 1.0, 0.0, 20.0, "initial speed, random direction")
+ANGULAR_SPEED = parameter_spec("angular_speed", "rad/s", 0.0, 10.0, 3.0, 0.0, 100.0, "initial spin")
+SIZE = parameter_spec("size", "m", 0.06, 0.12, 0.09, 0.01, 0.3, "mean half-extent of the blob")
 
 
 def rigid_velocity(positions: np.ndarray, velocity: np.ndarray, angular: float, axis: np.ndarray) -> np.ndarray:
@@ -78,8 +73,8 @@ class Blob(MPMScene):
 class Column(MPMScene):
     description = "granular column collapse: a column against the left wall released onto the floor"
     config_defaults = ROUGH_WALLS  # a rough floor, as in the experiments
-    scene_parameters = (_spec("aspect_ratio", "1", 0.5, 3.0, 1.0, 0.05, 20.0, "height / width"),
-                        _spec("width", "m", 0.1, 0.2, 0.15, 0.01, 0.9, "width of the column"))
+    scene_parameters = (parameter_spec("aspect_ratio", "1", 0.5, 3.0, 1.0, 0.05, 20.0, "height / width"),
+                        parameter_spec("width", "m", 0.1, 0.2, 0.15, 0.01, 0.9, "width of the column"))
 
     def place(self, config, params, rng):
         low, _ = config.interior
@@ -91,8 +86,8 @@ class Column(MPMScene):
 
 class DamBreak(MPMScene):
     description = "dam break: a block of fluid in the lower-left corner released"
-    scene_parameters = (_spec("width", "m", 0.2, 0.4, 0.3, 0.02, 0.9, "width of the block"),
-                        _spec("height", "m", 0.3, 0.6, 0.45, 0.02, 0.9, "height of the block"))
+    scene_parameters = (parameter_spec("width", "m", 0.2, 0.4, 0.3, 0.02, 0.9, "width of the block"),
+                        parameter_spec("height", "m", 0.3, 0.6, 0.45, 0.02, 0.9, "height of the block"))
 
     def place(self, config, params, rng):
         low, _ = config.interior
@@ -108,7 +103,7 @@ class MultiMaterial(MPMScene):
     description = "four blobs (jelly, plasticine, sand, water) at default parameters dropped on one another"
     laws = ("jelly", "plasticine", "sand", "water")
     law = "multi"
-    scene_parameters = (SPEED, _spec("size", "m", 0.05, 0.08, 0.065, 0.01, 0.12, "mean half-extent of each blob"))
+    scene_parameters = (SPEED, parameter_spec("size", "m", 0.05, 0.08, 0.065, 0.01, 0.12, "mean half-extent of each blob"))
     max_speed = SPEED.high
 
     def materials(self, params):
@@ -134,8 +129,8 @@ class MultiMaterial(MPMScene):
 class ColliderImpact(MPMScene):
     description = "a blob dropped onto a rigid ball that moves sideways (or stands still)"
     scene_parameters = (SPEED, SIZE,
-                        _spec("collider_radius", "m", 0.08, 0.15, 0.1, 0.01, 0.3, "radius of the rigid ball"),
-                        _spec("collider_speed", "m/s", -0.3, 0.3, 0.0, -5.0, 5.0, "horizontal speed of the ball"))
+                        parameter_spec("collider_radius", "m", 0.08, 0.15, 0.1, 0.01, 0.3, "radius of the rigid ball"),
+                        parameter_spec("collider_speed", "m/s", -0.3, 0.3, 0.0, -5.0, 5.0, "horizontal speed of the ball"))
     max_speed = SPEED.high
 
     def colliders(self, config, params):
