@@ -1,0 +1,124 @@
+"""NCLaw's neural constitutive laws (Ma et al., ICML 2023, arXiv 2304.14369), the material of an MPM run.
+
+NCLaw keeps the momentum balance (the MPM solver of `solvers/mpm/`) and learns only the material, as two
+networks that plug into the solver's material slot:
+
+- elasticity: F ↦ τ, the Kirchhoff stress. Inputs are rotation invariants of F (the paper's "invariant
+  full" variant): the singular values minus one, vec(FᵀF − I) and det F − 1, all zero at F = I; an MLP
+  with no biases and GELU (which vanishes at zero) gives X (d×d), symmetrised; P = R·sym(X) with R the
+  rotation of the polar decomposition F = R S, and τ = P Fᵀ.
+- plasticity: F_trial ↦ F, the return mapping, as F + α R·sym(X) with the same inputs and α = 1e-3.
+
+Consequences, by construction (tests/surrogates/test_nclaw.py checks them): for every rotation Q,
+τ(QF) = Q τ(F) Qᵀ and plastic(QF) = Q plastic(F) (the inputs are invariant, R turns with F); τ(I) = 0 and
+τ(Q) = 0 (the inputs vanish); plastic(I) = I.
+
+`NeuralLaw` is the slot object (`solvers.mpm.materials.Material`): it runs the two networks on the
+particles of its material through `wp.to_torch`, without copies. (Gradients from positions through the
+simulation to the weights, warp tape and torch autograd coupled, are the training's job: issue 6.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import warp as wp
+from torch import nn
+
+from surrolab.solvers.mpm.materials import Material
+
+
+def polar_rotation(F: torch.Tensor) -> torch.Tensor:
+    """R of F = R S for a batch (…, d, d): U Vᵀ of the SVD, its last column flipped where det(U Vᵀ) < 0
+    (so R is a rotation, the closest one to F)."""
+    U, _, Vh = torch.linalg.svd(F)
+    sign = torch.sign(torch.det(U @ Vh))
+    U = torch.cat([U[..., :-1], U[..., -1:] * sign[..., None, None]], dim=-1)
+    return U @ Vh
+
+
+def invariants(F: torch.Tensor) -> torch.Tensor:
+    """(N, d + d² + 1): σ(F) − 1, vec(FᵀF − I), det F − 1: unchanged by F ↦ QF, all zero at F = I."""
+    n, d = F.shape[0], F.shape[-1]
+    eye = torch.eye(d, dtype=F.dtype, device=F.device)
+    sigma = torch.linalg.svdvals(F)
+    stretch = (F.transpose(1, 2) @ F - eye).reshape(n, d * d)
+    return torch.cat([sigma - 1.0, stretch, (torch.det(F) - 1.0)[:, None]], dim=1)
+
+
+class InvariantMLP(nn.Module):
+    """Invariants of F -> a symmetric d×d matrix: bias-free linear layers with GELU between (GELU(0) = 0,
+    so zero invariants give zero output)."""
+
+    def __init__(self, dim: int, widths: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        layers, width = [], dim + dim * dim + 1
+        for next_width in widths:
+            layers += [nn.Linear(width, next_width, bias=False), nn.GELU()]
+            width = next_width
+        layers.append(nn.Linear(width, dim * dim, bias=False))
+        self.net = nn.Sequential(*layers)
+        self.dim = dim
+
+    def forward(self, F: torch.Tensor) -> torch.Tensor:
+        X = self.net(invariants(F)).reshape(-1, self.dim, self.dim)
+        return 0.5 * (X + X.transpose(1, 2))
+
+
+class ElasticNetwork(nn.Module):
+    """τ(F) = R sym(X(F)) Fᵀ: Kirchhoff stress, (N, d, d) -> (N, d, d)."""
+
+    def __init__(self, dim: int, widths: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.mlp = InvariantMLP(dim, widths)
+
+    def forward(self, F: torch.Tensor) -> torch.Tensor:
+        return polar_rotation(F) @ self.mlp(F) @ F.transpose(1, 2)
+
+
+class PlasticNetwork(nn.Module):
+    """F ↦ F + α R sym(X(F)): the learned return mapping, (N, d, d) -> (N, d, d); α = 1e-3 (the paper's)."""
+
+    def __init__(self, dim: int, widths: tuple[int, ...] = (64, 64), alpha: float = 1.0e-3):
+        super().__init__()
+        self.mlp = InvariantMLP(dim, widths)
+        self.alpha = alpha
+
+    def forward(self, F: torch.Tensor) -> torch.Tensor:
+        return F + self.alpha * polar_rotation(F) @ self.mlp(F)
+
+
+@dataclass(frozen=True, eq=False)
+class NeuralLaw(Material):
+    """The two networks in the MPM solver's material slot. `wave_speed` is the bound the time step is
+    checked against (a network has no wave speed of its own: give that of the material it learns)."""
+
+    name = "nclaw"
+    elastic: ElasticNetwork | None = field(default=None, compare=False)
+    plastic: PlasticNetwork | None = field(default=None, compare=False)
+    wave_speed_bound: float = 10.0  # m/s
+
+    def law_parameters(self) -> np.ndarray:  # the networks' weights are torch parameters, not a warp array
+        return np.zeros(1, dtype=np.float32)
+
+    def as_dict(self) -> dict:
+        return {"law": self.name, "density": self.density, "wave_speed_bound": self.wave_speed_bound}
+
+    def wave_speed(self) -> float:
+        return self.wave_speed_bound
+
+    @staticmethod
+    def _gather(a: wp.array, index: torch.Tensor, dim: int) -> torch.Tensor:
+        return wp.to_torch(a).reshape(-1, dim, dim)[index]
+
+    def stress(self, dim, F, C, indices, params, tau) -> None:
+        index = wp.to_torch(indices).long()
+        with torch.no_grad():
+            wp.to_torch(tau).reshape(-1, dim, dim)[index] = self.elastic(self._gather(F, index, dim))
+
+    def project(self, dim, F_trial, indices, params, dt, F) -> None:
+        index = wp.to_torch(indices).long()
+        with torch.no_grad():
+            trial = self._gather(F_trial, index, dim)
+            wp.to_torch(F).reshape(-1, dim, dim)[index] = trial if self.plastic is None else self.plastic(trial)
