@@ -14,8 +14,11 @@ Consequences, by construction (tests/surrogates/test_nclaw.py checks them): for 
 τ(Q) = 0 (the inputs vanish); plastic(I) = I.
 
 `NeuralLaw` is the slot object (`solvers.mpm.materials.Material`): it runs the two networks on the
-particles of its material through `wp.to_torch`, without copies. (Gradients from positions through the
-simulation to the weights, warp tape and torch autograd coupled, are the training's job: issue 6.)
+particles of its material through `wp.to_torch`, without copies (forward only: data generation, rollouts).
+For training, `simulate` runs the networks in torch and each step's P2G–grid–G2P (`MPMSolver.transfer`) as
+one torch operation backed by a warp tape, so a loss on positions has gradients with respect to the
+weights (and the initial state) through every step; memory grows with the steps simulated, which is why
+NCLaw trains on windows that restart from the observed trajectory.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import warp as wp
 from torch import nn
 
 from surrolab.solvers.mpm.materials import Material
+from surrolab.solvers.mpm.solver import ParticleState
 
 
 def polar_rotation(F: torch.Tensor) -> torch.Tensor:
@@ -122,3 +126,44 @@ class NeuralLaw(Material):
         with torch.no_grad():
             trial = self._gather(F_trial, index, dim)
             wp.to_torch(F).reshape(-1, dim, dim)[index] = trial if self.plastic is None else self.plastic(trial)
+
+
+# -- differentiable simulation: the networks in torch, the MPM transfers in warp, one autograd graph --------
+class _Transfer(torch.autograd.Function):
+    """One step's P2G, grid update and G2P (`MPMSolver.transfer`) as a torch operation: forward records it on
+    a warp tape, backward replays the tape with the incoming gradients (no copies: `wp.from_torch`)."""
+
+    @staticmethod
+    def forward(ctx, solver, dt: float, t: float, x, v, C, F, tau):
+        k = solver.kernels
+        inputs = [wp.from_torch(a.detach().contiguous(), dtype=dtype, requires_grad=True)
+                  for a, dtype in ((x, k.vec), (v, k.vec), (C, k.mat), (F, k.mat), (tau, k.mat))]
+        tape = wp.Tape()
+        with tape:
+            out = solver.transfer(ParticleState(*inputs[:4]), inputs[4], dt, t)
+        ctx.tape, ctx.inputs, ctx.outputs = tape, inputs, (out.x, out.v, out.C, out.F)
+        return tuple(wp.to_torch(a).clone() for a in ctx.outputs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        ctx.tape.backward(grads={a: wp.from_torch(g.contiguous(), dtype=a.dtype) for a, g in zip(ctx.outputs, grads)})
+        result = tuple(wp.to_torch(a.grad).clone() for a in ctx.inputs)
+        ctx.tape.zero()
+        return (None, None, None, *result)
+
+
+def simulate(solver, elastic: nn.Module, plastic: nn.Module | None, x0: torch.Tensor, v0: torch.Tensor,
+             n_steps: int, dt: float, C0: torch.Tensor | None = None, F0: torch.Tensor | None = None,
+             t0: float = 0.0) -> tuple[torch.Tensor, ...]:
+    """`n_steps` MPM steps with the networks as the material, differentiable end to end: returns the
+    positions of every step (n_steps, N, d) and the final (x, v, C, F). `solver` must be built with
+    `requires_grad=True` (its materials are not used: the networks are)."""
+    n, d = x0.shape
+    C = torch.zeros(n, d, d, dtype=x0.dtype) if C0 is None else C0
+    F = torch.eye(d, dtype=x0.dtype).expand(n, d, d).contiguous() if F0 is None else F0
+    x, v, positions = x0, v0, []
+    for step in range(n_steps):
+        x, v, C, F_trial = _Transfer.apply(solver, dt, t0 + step * dt, x, v, C, F, elastic(F))
+        F = F_trial if plastic is None else plastic(F_trial)
+        positions.append(x)
+    return torch.stack(positions), (x, v, C, F)

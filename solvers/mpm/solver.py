@@ -200,25 +200,28 @@ class MPMSolver:
                               indices)
         return tau
 
-    def step(self, state: ParticleState, dt: float, t: float = 0.0, out: ParticleState | None = None) -> ParticleState:
-        """Advance `state` by `dt` (time t at the start of the step, for moving colliders) into `out` (a new
-        state if None). Nothing in `state` is modified."""
+    def _buffers(self):
+        """τ, grid momentum, grid mass, grid velocities (one per collider and one more) and F_trial: reused
+        between steps unless `requires_grad` (a tape needs every step's arrays)."""
         cfg, k = self.config, self.kernels
-        reuse = self._scratch is not None and not self.requires_grad
-        if reuse:
+        if self._scratch is not None and not self.requires_grad:
             tau, grid_momentum, grid_mass, velocities, F_trial = self._scratch
             grid_momentum.zero_()
             grid_mass.zero_()
-        else:
-            tau = self._zeros(self.n_particles, k.mat)
-            grid_momentum = self._zeros(cfg.n_nodes, k.vec)
-            grid_mass = self._zeros(cfg.n_nodes, float)
-            velocities = [self._zeros(cfg.n_nodes, k.vec) for _ in range(1 + len(self.colliders))]
-            F_trial = self._zeros(self.n_particles, k.mat)
-            if not self.requires_grad:
-                self._scratch = (tau, grid_momentum, grid_mass, velocities, F_trial)
+            return self._scratch
+        buffers = (self._zeros(self.n_particles, k.mat), self._zeros(cfg.n_nodes, k.vec), self._zeros(cfg.n_nodes, float),
+                   [self._zeros(cfg.n_nodes, k.vec) for _ in range(1 + len(self.colliders))],
+                   self._zeros(self.n_particles, k.mat))
+        if not self.requires_grad:
+            self._scratch = buffers
+        return buffers
+
+    def step(self, state: ParticleState, dt: float, t: float = 0.0, out: ParticleState | None = None) -> ParticleState:
+        """Advance `state` by `dt` (time t at the start of the step, for moving colliders) into `out` (a new
+        state if None). Nothing in `state` is modified."""
+        cfg = self.config
+        tau, grid_momentum, grid_mass, velocities, F_trial = self._buffers()
         out = out if out is not None else self._empty_state()
-        device = cfg.device
         # one material covers particles 0..N−1 in order (indices = arange(N)), so its stress and return mapping
         # run in the same chunk, thread and phase as P2G and G2P on those particles (no barrier between)
         single, launcher = len(self.materials) == 1, self.launcher
@@ -231,23 +234,39 @@ class MPMSolver:
         else:
             self.kirchhoff_stress(state, tau)
             before = after = None
-        launcher.launch(k.p2g, self.n_particles, device=device,
-                        inputs=[state.x, state.v, state.C, tau, self.mass, self.volume_wp, dt, cfg.dx, self.dims],
-                        outputs=[grid_momentum, grid_mass], accumulate=(grid_momentum, grid_mass), before=before)
-        gravity = k.vec()
-        gravity[1] = -cfg.gravity
-        wp.launch(k.grid_update, dim=cfg.n_nodes, device=device,
-                  inputs=[grid_momentum, grid_mass, gravity, dt, self.dims, WALL_MODES[cfg.walls], cfg.wall_friction],
-                  outputs=[velocities[0]])
-        for j, collider in enumerate(self.colliders):
-            collider.apply(cfg.dim, velocities[j], grid_mass, self.dims, cfg.dx, t + dt, velocities[j + 1])
-        launcher.launch(k.g2p, self.n_particles, device=device,
-                        inputs=[state.x, state.F, velocities[-1], dt, cfg.dx, self.dims],
-                        outputs=[out.x, out.v, out.C, F_trial], shared=(velocities[-1],), after=after)
+        self._transfer(state, tau, dt, t, (grid_momentum, grid_mass, velocities), (out.x, out.v, out.C, F_trial),
+                       before, after)
         if not single:
             for material, indices, params in zip(self.materials, self.indices, self.law_parameters):
                 launcher.map(lambda chunk: material.project(cfg.dim, F_trial, chunk, params, dt, out.F), indices)
         return out
+
+    def transfer(self, state: ParticleState, tau: wp.array, dt: float, t: float = 0.0) -> ParticleState:
+        """The material-independent part of a step for given Kirchhoff stresses τ: P2G, grid update (gravity,
+        walls, colliders) and G2P. Returns new arrays (x, v, C, F_trial) as a ParticleState whose F is the
+        trial gradient (I + Δt C)F, before any return mapping. A law computed outside warp (NCLaw's networks)
+        wraps this between its stress and its projection."""
+        _, grid_momentum, grid_mass, velocities, _ = self._buffers()
+        out = self._empty_state()
+        self._transfer(state, tau, dt, t, (grid_momentum, grid_mass, velocities), (out.x, out.v, out.C, out.F))
+        return out
+
+    def _transfer(self, state, tau, dt, t, grid, outputs, before=None, after=None) -> None:
+        cfg, k, launcher = self.config, self.kernels, self.launcher
+        grid_momentum, grid_mass, velocities = grid
+        launcher.launch(k.p2g, self.n_particles, device=cfg.device,
+                        inputs=[state.x, state.v, state.C, tau, self.mass, self.volume_wp, dt, cfg.dx, self.dims],
+                        outputs=[grid_momentum, grid_mass], accumulate=(grid_momentum, grid_mass), before=before)
+        gravity = k.vec()
+        gravity[1] = -cfg.gravity
+        wp.launch(k.grid_update, dim=cfg.n_nodes, device=cfg.device,
+                  inputs=[grid_momentum, grid_mass, gravity, dt, self.dims, WALL_MODES[cfg.walls], cfg.wall_friction],
+                  outputs=[velocities[0]])
+        for j, collider in enumerate(self.colliders):
+            collider.apply(cfg.dim, velocities[j], grid_mass, self.dims, cfg.dx, t + dt, velocities[j + 1])
+        launcher.launch(k.g2p, self.n_particles, device=cfg.device,
+                        inputs=[state.x, state.F, velocities[-1], dt, cfg.dx, self.dims],
+                        outputs=list(outputs), shared=(velocities[-1],), after=after)
 
     def rollout(self, state: ParticleState, dt: float, n_steps: int, t0: float = 0.0) -> ParticleState:
         """`n_steps` steps from `state` (not modified); returns the final state. Ping-pongs two states unless
