@@ -22,6 +22,7 @@ NCLaw trains on windows that restart from the observed trajectory.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,13 +34,39 @@ from surrolab.solvers.mpm.materials import Material
 from surrolab.solvers.mpm.solver import ParticleState
 
 
-def polar_rotation(F: torch.Tensor) -> torch.Tensor:
-    """R of F = R S for a batch (…, d, d): U Vᵀ of the SVD, its last column flipped where det(U Vᵀ) < 0
-    (so R is a rotation, the closest one to F)."""
-    U, _, Vh = torch.linalg.svd(F)
+def _signed_svd(F: torch.Tensor):
+    """F = U diag(σ) Vᵀ with U, V rotations: where det(U Vᵀ) < 0, U's last column and σ_d change sign."""
+    U, sigma, Vh = torch.linalg.svd(F)
     sign = torch.sign(torch.det(U @ Vh))
     U = torch.cat([U[..., :-1], U[..., -1:] * sign[..., None, None]], dim=-1)
-    return U @ Vh
+    sigma = torch.cat([sigma[..., :-1], sigma[..., -1:] * sign[..., None]], dim=-1)
+    return U, sigma, Vh
+
+
+class _PolarRotation(torch.autograd.Function):
+    """R = U Vᵀ with the polar decomposition's own derivative, dR = U Ω Vᵀ, Ω_ij = (M_ij − M_ji)/(σ_i + σ_j),
+    M = Uᵀ dF V. It is finite at equal singular values (F = I, the state every particle starts in), where
+    differentiating U and V separately, as torch's SVD backward does, divides by σ_i² − σ_j² = 0."""
+
+    @staticmethod
+    def forward(ctx, F):
+        U, sigma, Vh = _signed_svd(F)
+        ctx.save_for_backward(U, sigma, Vh)
+        return U @ Vh
+
+    @staticmethod
+    def backward(ctx, grad):
+        U, sigma, Vh = ctx.saved_tensors
+        H = U.transpose(-1, -2) @ grad @ Vh.transpose(-1, -2)  # Uᵀ G V
+        denominator = sigma[..., :, None] + sigma[..., None, :]
+        denominator = torch.where(denominator.abs() < 1e-6, torch.full_like(denominator, 1e-6), denominator)
+        return U @ ((H - H.transpose(-1, -2)) / denominator) @ Vh
+
+
+def polar_rotation(F: torch.Tensor) -> torch.Tensor:
+    """R of F = R S for a batch (…, d, d): the rotation closest to F (U Vᵀ of the SVD, sign-corrected), with
+    a derivative that stays finite at equal singular values (`_PolarRotation`)."""
+    return _PolarRotation.apply(F)
 
 
 def invariants(F: torch.Tensor) -> torch.Tensor:
@@ -167,3 +194,55 @@ def simulate(solver, elastic: nn.Module, plastic: nn.Module | None, x0: torch.Te
         F = F_trial if plastic is None else plastic(F_trial)
         positions.append(x)
     return torch.stack(positions), (x, v, C, F)
+
+
+# -- training from one observed trajectory (Ma et al. 2023, §4) -----------------------------------------------
+@dataclass(frozen=True)
+class NCLawTraining:
+    """The paper's schedule: each iteration restarts the simulation from the observed state at a random
+    step and simulates a window of λ steps, λ growing from `window_start` to `window_end` along a cosine;
+    loss `loss_scale`·MSE of the positions at every step of the window; Adam with cosine-annealed rates,
+    gradient norm clipped. (The paper: λ 25 → 200, loss scale 1e4, clip 0.1, rates 1.0 and 0.1 for its
+    weight initialisation; ours start from PyTorch's, hence smaller rates.)"""
+
+    iterations: int = 300
+    window_start: int = 25
+    window_end: int = 200
+    lr_elastic: float = 1.0e-2
+    lr_plastic: float = 1.0e-3
+    grad_clip: float = 0.1
+    loss_scale: float = 1.0e4
+    seed: int = 0
+
+    def window(self, iteration: int) -> int:
+        progress = iteration / max(self.iterations - 1, 1)
+        return round(self.window_end + 0.5 * (self.window_start - self.window_end) * (1 + math.cos(math.pi * progress)))
+
+
+def fit(solver, elastic: nn.Module, plastic: nn.Module | None, states: list[dict], dt: float,
+        training: NCLawTraining = NCLawTraining()) -> list[float]:
+    """Train the networks on one observed trajectory: `states[t]` holds the arrays x, v, C, F at step t
+    (`ParticleState.numpy()`), Δt apart. Returns the loss of every iteration."""
+    rng = np.random.default_rng(training.seed)
+    groups = [{"params": elastic.parameters(), "lr": training.lr_elastic}]
+    if plastic is not None:
+        groups.append({"params": plastic.parameters(), "lr": training.lr_plastic})
+    optimiser = torch.optim.Adam(groups)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, training.iterations)
+    observed = torch.tensor(np.stack([s["x"] for s in states]))
+    losses = []
+    for iteration in range(training.iterations):
+        window = min(training.window(iteration), len(states) - 1)
+        start = int(rng.integers(0, len(states) - window))
+        state = {k: torch.tensor(v) for k, v in states[start].items()}
+        positions, _ = simulate(solver, elastic, plastic, state["x"], state["v"], window, dt, C0=state["C"],
+                                F0=state["F"], t0=start * dt)
+        loss = training.loss_scale * (positions - observed[start + 1:start + 1 + window]).square().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        nets = [*elastic.parameters(), *(plastic.parameters() if plastic is not None else [])]
+        torch.nn.utils.clip_grad_norm_(nets, training.grad_clip)
+        optimiser.step()
+        schedule.step()
+        losses.append(loss.item())
+    return losses
