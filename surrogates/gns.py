@@ -1,0 +1,115 @@
+"""GNS: the graph network simulator of Sanchez-Gonzalez et al., "Learning to Simulate Complex Physics with
+Graph Networks" (ICML 2020), the learned-simulator baseline of NCLaw and GIOROM.
+
+A particle set at frame t is a graph: nodes are particles, edges join particles closer than the
+connectivity radius R (built with scipy's cKDTree: `torch-cluster` does not install here). The model
+predicts each particle's acceleration from the last `history` velocities, and a semi-implicit Euler step
+advances the positions (§2 of the paper), with Δt the frame interval folded in (velocities are position
+differences between frames, accelerations differences of those):
+
+    ẋ_t = x_t − x_{t−1},    ẍ_t = model(x_{t−history} … x_t),    ẋ_{t+1} = ẋ_t + ẍ_t,    x_{t+1} = x_t + ẋ_{t+1}
+
+Encode–process–decode (§2, "Encoder", "Processor", "Decoder"):
+- node inputs: the `history` most recent velocities (normalised by the dataset's statistics), the distance
+  to each wall of the box clipped at R (over R), and a learned embedding of the particle's material;
+- edge inputs: the relative displacement (x_i − x_j)/R and its norm (no absolute position: the model is
+  invariant to translations away from the walls);
+- M interaction-network blocks with residuals: e'_ij = e_ij + φ_e([e_ij, v_i, v_j]),
+  v'_i = v_i + φ_v([v_i, Σ_j e'_ij]) (sum over the edges j → i);
+- MLPs of two hidden layers of width `latent` with ReLU, LayerNorm on every output but the decoder's.
+The paper's sizes: latent 128, M = 10, history 5, type embedding 16.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch import nn
+
+
+def radius_graph(positions: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Directed edges (senders, receivers) between distinct particles closer than `radius`, both ways."""
+    pairs = cKDTree(positions).query_pairs(radius, output_type="ndarray")  # (E/2, 2), i < j
+    return np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+
+
+def mlp(n_in: int, n_out: int, latent: int, layer_norm: bool = True) -> nn.Sequential:
+    layers = [nn.Linear(n_in, latent), nn.ReLU(), nn.Linear(latent, latent), nn.ReLU(), nn.Linear(latent, n_out)]
+    return nn.Sequential(*layers, *([nn.LayerNorm(n_out)] if layer_norm else []))
+
+
+class InteractionBlock(nn.Module):
+    """One processor step: e'_ij = e_ij + φ_e([e_ij, v_i, v_j]), v'_i = v_i + φ_v([v_i, Σ_{j→i} e'_ij]).
+
+    Shapes: nodes (N, latent), edges (E, latent), senders and receivers (E,) long.
+    """
+
+    def __init__(self, latent: int):
+        super().__init__()
+        self.edge_mlp = mlp(3 * latent, latent, latent)
+        self.node_mlp = mlp(2 * latent, latent, latent)
+
+    def forward(self, nodes, edges, senders, receivers):
+        edges = edges + self.edge_mlp(torch.cat([edges, nodes[receivers], nodes[senders]], dim=1))
+        incoming = torch.zeros_like(nodes).index_add_(0, receivers, edges)  # Σ over the edges into each node
+        return nodes + self.node_mlp(torch.cat([nodes, incoming], dim=1)), edges
+
+
+class GNS(nn.Module):
+    """Positions of the last `history` + 1 frames -> normalised accelerations (see the module docstring).
+
+    velocity_stats, acceleration_stats: (mean, std) per component, in position units per frame (per frame²),
+    as the dataset stores them for a frame interval Δt (×Δt, ×Δt²); bounds: (lower, upper) corners of the box.
+    """
+
+    def __init__(self, dim: int, n_types: int, radius: float, bounds, velocity_stats, acceleration_stats,
+                 history: int = 5, latent: int = 128, n_layers: int = 10, type_embedding: int = 16):
+        super().__init__()
+        self.constructor = dict(dim=dim, n_types=n_types, radius=radius, history=history, latent=latent,
+                                n_layers=n_layers, type_embedding=type_embedding)
+        self.dim, self.radius, self.history = dim, radius, history
+        for name, value in (("lower", bounds[0]), ("upper", bounds[1]), ("velocity_mean", velocity_stats[0]),
+                            ("velocity_std", velocity_stats[1]), ("acceleration_mean", acceleration_stats[0]),
+                            ("acceleration_std", acceleration_stats[1])):
+            self.register_buffer(name, torch.as_tensor(np.asarray(value), dtype=torch.float32))
+        self.types = nn.Embedding(n_types, type_embedding)
+        self.node_encoder = mlp(history * dim + 2 * dim + type_embedding, latent, latent)
+        self.edge_encoder = mlp(dim + 1, latent, latent)
+        self.processor = nn.ModuleList(InteractionBlock(latent) for _ in range(n_layers))
+        self.decoder = mlp(latent, dim, latent, layer_norm=False)
+
+    def forward(self, positions: torch.Tensor, types: torch.Tensor, senders: torch.Tensor,
+                receivers: torch.Tensor) -> torch.Tensor:
+        """positions (N, history + 1, dim), oldest first; types (N,) long; edges of the latest frame.
+        Returns the normalised acceleration (N, dim)."""
+        current = positions[:, -1]
+        velocities = (positions[:, 1:] - positions[:, :-1] - self.velocity_mean) / self.velocity_std
+        walls = torch.cat([current - self.lower, self.upper - current], dim=1).clamp(max=self.radius) / self.radius
+        nodes = self.node_encoder(torch.cat([velocities.flatten(1), walls, self.types(types)], dim=1))
+        offset = (current[senders] - current[receivers]) / self.radius  # (E, dim)
+        edges = self.edge_encoder(torch.cat([offset, offset.norm(dim=1, keepdim=True)], dim=1))
+        for block in self.processor:
+            nodes, edges = block(nodes, edges, senders, receivers)
+        return self.decoder(nodes)
+
+    def acceleration(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Position units per frame² from the network's normalised output."""
+        return normalised * self.acceleration_std + self.acceleration_mean
+
+
+def next_positions(positions: torch.Tensor, acceleration: torch.Tensor) -> torch.Tensor:
+    """Semi-implicit Euler in frame units: x_{t+1} = x_t + (x_t − x_{t−1}) + ẍ_t. positions (N, ≥2, dim)."""
+    current = positions[:, -1]
+    return current + (current - positions[:, -2]) + acceleration
+
+
+def rollout(accelerations, positions: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Advance `n_steps` frames from positions (N, history + 1, dim) with `accelerations(window) -> (N, dim)`
+    (position units per frame²: a trained GNS's `acceleration(model(...))` on a fresh radius graph, or an
+    oracle). Returns the new frames (n_steps, N, dim)."""
+    window, frames = positions, []
+    for _ in range(n_steps):
+        new = next_positions(window, accelerations(window))
+        frames.append(new)
+        window = torch.cat([window[:, 1:], new[:, None]], dim=1)
+    return torch.stack(frames)
