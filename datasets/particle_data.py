@@ -1,0 +1,56 @@
+"""Training windows of a particle dataset for learned simulators (GNS, GIOROM): position histories and the
+acceleration to predict, in frame units, with GNS's training noise.
+
+Item k is one sample at one frame t (history ≤ t ≤ n_times − 2):
+    positions: (N, history + 1, dim) float32, frames t − history … t (oldest first)
+    types:     (N,) long, the particles' material ids
+    target:    (N, dim) float32, the acceleration x_{t+1} − 2 x_t + x_{t−1} (position units per frame²)
+
+Noise (Sanchez-Gonzalez et al. 2020, §4 "Training noise"): a random walk of velocity noise, std
+`noise_std` per frame at the last input velocity, is added to the input positions, and the target is
+the acceleration that brings the noisy last position to the clean next one: x_{t+1} − x̃_t − (x̃_t − x̃_{t−1}).
+So the model learns to correct its own accumulated error; with noise 0 the target is the clean acceleration.
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from surrolab.datasets import schema
+
+
+class ParticleWindows(Dataset):
+    """The windows of the samples `samples` of the particle dataset at `path` (read once, kept in memory)."""
+
+    def __init__(self, path, samples, history: int = 5, noise_std: float = 0.0, seed: int = 0):
+        with schema.open_dataset(path) as f:
+            description = schema.read_description(f)
+            if description.geometry_type != "particles":
+                raise ValueError(f"{path} is a {description.geometry_type!r} dataset, not a particle dataset")
+            self.positions = [torch.as_tensor(schema.read_particle_fields(f, description, int(i), ["position"])
+                                              ["position"], dtype=torch.float32) for i in samples]  # (T, N, d)
+            self.types = [torch.as_tensor(schema.read_particles(f, int(i)).material_id, dtype=torch.long)
+                          for i in samples]
+        n_times = description.times.size
+        if n_times < history + 2:
+            raise ValueError(f"{n_times} frames cannot hold history={history} plus the next frame")
+        self.history, self.noise_std = history, noise_std
+        self.index = [(s, t) for s in range(len(self.positions)) for t in range(history, n_times - 1)]
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        sample, t = self.index[k]
+        frames = self.positions[sample]
+        window = frames[t - self.history:t + 1].transpose(0, 1).clone()  # (N, history + 1, d)
+        if self.noise_std > 0:
+            # random-walk velocity noise whose last step has std noise_std (the paper's scaling)
+            steps = self.history
+            velocity_noise = torch.randn(window.shape[0], steps, window.shape[2], generator=self.generator)
+            velocity_noise = (velocity_noise * self.noise_std / steps**0.5).cumsum(dim=1)
+            position_noise = torch.cat([torch.zeros_like(velocity_noise[:, :1]), velocity_noise.cumsum(dim=1)], 1)
+            window = window + position_noise
+        target = frames[t + 1] - window[:, -1] - (window[:, -1] - window[:, -2])
+        return {"positions": window, "types": self.types[sample], "target": target}
