@@ -17,7 +17,6 @@ them and launches each one's kernel after the walls.
 import functools
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import warp as wp
@@ -131,8 +130,6 @@ class Collider:
     angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
     mode: str = "slip"
     friction: float = 0.0
-
-    MODES: ClassVar = COLLIDER_MODES
 
     def __post_init__(self):
         if self.shape not in SHAPES:

@@ -176,9 +176,6 @@ class Material(ABC):
     def law_parameters(self) -> np.ndarray:
         return np.array([getattr(self, f.name) for f in fields(self)][1:], dtype=np.float32)
 
-    def law_parameter_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self))[1:]
-
     def as_dict(self) -> dict:
         return {"law": self.name, **asdict(self)}
 

@@ -18,14 +18,7 @@ def surrolab(*args, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def arrays(path):
-    with h5py.File(path) as f:
-        out = {}
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def test_killed_generation_resumes_to_the_same_dataset(tmp_path):
+def test_killed_generation_resumes_to_the_same_dataset(tmp_path, h5_arrays):
     clean, crashed = tmp_path / "clean.h5", tmp_path / "crashed.h5"
     assert surrolab(*ARGS, "--out", str(clean)).wait(timeout=300) == 0
 
@@ -42,7 +35,7 @@ def test_killed_generation_resumes_to_the_same_dataset(tmp_path):
 
     assert surrolab(*ARGS, "--out", str(crashed)).wait(timeout=300) == 0
     assert schema.validate(crashed) == [] and not parts.exists()
-    a, b = arrays(clean), arrays(crashed)
+    a, b = h5_arrays(clean), h5_arrays(crashed)
     assert a.keys() == b.keys()
     for key in a:
         if key in ("samples/wall_time",):  # measured, so it differs; everything else is equal
@@ -61,19 +54,10 @@ def test_changed_settings_do_not_mix_with_an_interrupted_run(tmp_path):
     assert not out.exists()
 
 
-def test_generation_over_two_mpi_ranks_equals_the_serial_run(tmp_path):
-    from pathlib import Path
-
-    mpiexec = Path(sys.executable).parent / "mpiexec"  # MPICH from the dolfinx wheel
-    args = ["generate", "heat", "--samples", "4", "--resolution", "8", "--set", "n_frames=4"]
-    serial = subprocess.run([sys.executable, "-m", "surrolab.cli", *args, "--out", str(tmp_path / "s.h5")],
-                            capture_output=True, text=True, timeout=300)
-    assert serial.returncode == 0, serial.stderr
-    parallel = subprocess.run([str(mpiexec), "-n", "2", sys.executable, "-m", "surrolab.cli", *args, "--out",
-                               str(tmp_path / "p.h5")], capture_output=True, text=True, timeout=300)
-    assert parallel.returncode == 0, parallel.stderr
-    a, b = arrays(tmp_path / "s.h5"), arrays(tmp_path / "p.h5")
-    with h5py.File(tmp_path / "p.h5") as f:
+def test_generation_over_two_mpi_ranks_equals_the_serial_run(serial_and_mpi, h5_arrays):
+    serial, parallel = serial_and_mpi(["generate", "heat", "--samples", "4", "--resolution", "8", "--set", "n_frames=4"])
+    a, b = h5_arrays(serial), h5_arrays(parallel)
+    with h5py.File(parallel) as f:
         assert f["provenance"].attrs["n_ranks"] == 2
     for key in a:
         if key != "samples/wall_time":

@@ -2,8 +2,6 @@
 its fields at the particles; written, read back exactly, checked, generated (and resumed) from a real MPM scene."""
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,13 +26,6 @@ def tiny_particles(tmp_path_factory):
 def particles_copy(tiny_particles, tmp_path):
     """A copy of the module's dataset that a test may break."""
     return Path(shutil.copy(tiny_particles, tmp_path / "copy.h5"))
-
-
-def arrays(path) -> dict[str, np.ndarray]:
-    with h5py.File(path) as f:
-        out = {}
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 
 def test_particle_dataset_is_valid_and_round_trips_exactly(tiny_particles):
@@ -304,7 +295,7 @@ class Interrupted(BaseException):
     """A stop that no solver wrapper catches (as KeyboardInterrupt)."""
 
 
-def test_interrupted_particle_generation_resumes_to_the_same_arrays(tmp_path):
+def test_interrupted_particle_generation_resumes_to_the_same_arrays(tmp_path, h5_arrays):
     """Parts carry each sample's particle set; a run stopped part-way and started again solves only the
     missing samples and gives the same dataset as an uninterrupted run."""
     from surrolab.datasets.generate import generate
@@ -340,28 +331,22 @@ def test_interrupted_particle_generation_resumes_to_the_same_arrays(tmp_path):
 
     generate(Counting(), config, 5, out, seed=4)
     assert len(resumed) == 3  # only the missing samples
-    a, b = arrays(clean), arrays(out)
+    a, b = h5_arrays(clean), h5_arrays(out)
     assert a.keys() == b.keys() and any(k.startswith("particles/4/") for k in a)
     for key in a:
         if key != "samples/wall_time":
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-def test_particle_generation_over_two_mpi_ranks_equals_the_serial_run(tmp_path):
+def test_particle_generation_over_two_mpi_ranks_equals_the_serial_run(serial_and_mpi, h5_arrays):
     from surrolab.registry import get_problem
 
-    mpiexec = Path(sys.executable).parent / "mpiexec"  # MPICH from the dolfinx wheel
     substeps = get_problem(SCENE).stable_substeps(**SETTINGS)
     args = ["generate", SCENE, "--samples", "3", *[a for k, v in SETTINGS.items() for a in ("--set", f"{k}={v}")],
             "--set", f"substeps={substeps}"]
-    serial = subprocess.run([sys.executable, "-m", "surrolab.cli", *args, "--out", str(tmp_path / "s.h5")],
-                            capture_output=True, text=True, timeout=300)
-    assert serial.returncode == 0, serial.stderr
-    parallel = subprocess.run([str(mpiexec), "-n", "2", sys.executable, "-m", "surrolab.cli", *args, "--out",
-                               str(tmp_path / "p.h5")], capture_output=True, text=True, timeout=300)
-    assert parallel.returncode == 0, parallel.stderr
-    a, b = arrays(tmp_path / "s.h5"), arrays(tmp_path / "p.h5")
-    with h5py.File(tmp_path / "p.h5") as f:
+    serial, parallel = serial_and_mpi(args)
+    a, b = h5_arrays(serial), h5_arrays(parallel)
+    with h5py.File(parallel) as f:
         assert f["provenance"].attrs["n_ranks"] == 2 and f.attrs["geometry_type"] == "particles"
     assert a.keys() == b.keys()
     for key in a:
