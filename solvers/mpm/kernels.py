@@ -30,8 +30,10 @@ rounding.
 Wall boundary conditions (grid update): nodes within `WALL_CELLS` of a face of the box are walls.
 "sticky" sets the velocity to zero there; "slip" removes the velocity component into the wall and keeps
 the tangential one (particles may leave the wall), less Coulomb friction μ|v_n| if `wall_friction` μ > 0
-(Stomakhin et al. 2013, §8: the same rule as the colliders'). Particles never come closer than one cell to the
-box's edge, so every stencil stays inside the grid.
+(Stomakhin et al. 2013, §8: the same rule as the colliders'). Under the CFL bound particles never come
+closer than one cell to the box's edge; G2P also clamps positions into [Δx, L − Δx] (as NCLaw's solver
+does), so that a run whose law is unstable (a learned law while it trains) cannot write outside the grid:
+warp does not check bounds on the CPU, and such a run had corrupted the heap.
 """
 
 import functools
@@ -172,7 +174,12 @@ def transfer_kernels(dim: int) -> SimpleNamespace:
         affine = (4.0 * inv_dx) * moment
         v_out[p] = velocity
         C_out[p] = affine
-        x_out[p] = xp + dt * velocity
+        # dims holds nodes per side, n_grid + 1: L − Δx = (n_grid − 1) Δx. Element-wise vector min/max, not
+        # component assignment in a loop, whose adjoint warp gets wrong (the weight gradients of
+        # tests/surrogates/test_nclaw.py came out 10⁹ times too large with it). With a NaN the comparison
+        # returns the other operand, so a NaN position lands on the wall too.
+        upper = float(dims[0] - 2) * dx
+        x_out[p] = wp.min(wp.max(xp + dt * velocity, vec(dx)), vec(upper))
         F_trial[p] = (wp.identity(n=dim, dtype=float) + dt * affine) * F[p]
 
     return SimpleNamespace(vec=vec, mat=mat, p2g=p2g, grid_update=grid_update, g2p=g2p)

@@ -127,3 +127,25 @@ def test_a_block_sliding_on_a_frictional_floor_stops_where_coulomb_says(dim):
     distance = state.x.numpy()[:, 0].mean() - points[:, 0].mean()
     assert distance == pytest.approx(speed**2 / (2 * mu * 9.81), rel=0.06)  # measured −4 % at 32 cells
     assert np.abs(state.v.numpy()[:, 0]).mean() < 0.02  # at rest
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_particles_stay_inside_the_grid_even_when_the_run_is_unstable(dim):
+    # far beyond the CFL bound (a learned law while it trains can be): positions are clamped into
+    # [Δx, L − Δx], so every stencil stays on the grid (warp does not check bounds on the CPU) and the
+    # NaN of a blown-up particle lands on the wall instead of indexing outside the grid
+    cfg = MPMConfig(dim=dim, n_grid=8, walls="none", gravity=0.0)
+    points = np.full((3, dim), 0.5)
+    points[1, 0] = 0.4
+    solver = MPMSolver(cfg, [FixedCorotated()], np.zeros(3), 1e-3)
+    velocities = np.zeros((3, dim))
+    velocities[0, 0], velocities[0, 1] = 1e4, -1e4
+    state = solver.initial_state(points, velocities)
+    v = state.v.numpy()
+    v[1, 0] = np.nan
+    state.v.assign(v)
+    for _ in range(3):
+        state = solver.step(state, 1e-3)
+    x = state.x.numpy()
+    assert np.all(np.isfinite(x)) and x.min() >= cfg.dx - 1e-7 and x.max() <= 1.0 - cfg.dx + 1e-7
+    assert x[0, 0] == pytest.approx(1.0 - cfg.dx) or x[0, 1] == pytest.approx(cfg.dx)
