@@ -20,23 +20,29 @@ from surrolab.datasets import schema
 
 
 class ParticleWindows(Dataset):
-    """The windows of the samples `samples` of the particle dataset at `path` (read once, kept in memory)."""
+    """The windows of trajectories `positions` (each (T, N, d), T ≥ history + 2) with material ids `types`
+    (each (N,)); `from_dataset` reads them from a particle dataset."""
 
-    def __init__(self, path, samples, history: int = 5, noise_std: float = 0.0, seed: int = 0):
+    def __init__(self, positions, types, history: int = 5, noise_std: float = 0.0, seed: int = 0):
+        self.positions = [torch.as_tensor(p, dtype=torch.float32) for p in positions]
+        self.types = [torch.as_tensor(t, dtype=torch.long) for t in types]
+        for frames in self.positions:
+            if frames.shape[0] < history + 2:
+                raise ValueError(f"{frames.shape[0]} frames cannot hold history={history} plus the next frame")
+        self.history, self.noise_std = history, noise_std
+        self.index = [(s, t) for s, frames in enumerate(self.positions) for t in range(history, frames.shape[0] - 1)]
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def from_dataset(cls, path, samples, history: int = 5, noise_std: float = 0.0, seed: int = 0) -> "ParticleWindows":
+        """The samples `samples` of the particle dataset at `path` (read once, kept in memory)."""
         with schema.open_dataset(path) as f:
             description = schema.read_description(f)
             if description.geometry_type != "particles":
                 raise ValueError(f"{path} is a {description.geometry_type!r} dataset, not a particle dataset")
-            self.positions = [torch.as_tensor(schema.read_particle_fields(f, description, int(i), ["position"])
-                                              ["position"], dtype=torch.float32) for i in samples]  # (T, N, d)
-            self.types = [torch.as_tensor(schema.read_particles(f, int(i)).material_id, dtype=torch.long)
-                          for i in samples]
-        n_times = description.times.size
-        if n_times < history + 2:
-            raise ValueError(f"{n_times} frames cannot hold history={history} plus the next frame")
-        self.history, self.noise_std = history, noise_std
-        self.index = [(s, t) for s in range(len(self.positions)) for t in range(history, n_times - 1)]
-        self.generator = torch.Generator().manual_seed(seed)
+            positions = [schema.read_particle_fields(f, description, int(i), ["position"])["position"] for i in samples]
+            types = [schema.read_particles(f, int(i)).material_id for i in samples]
+        return cls(positions, types, history, noise_std, seed)
 
     def __len__(self) -> int:
         return len(self.index)

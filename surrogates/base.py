@@ -118,11 +118,12 @@ def build_model(name: str, description: DatasetDescription, history: int, horizo
                spatial_shape=description.geometry.shape, history=history, horizon=horizon, **hyper)
 
 
-def save_checkpoint(path: str | os.PathLike, model: GridSurrogate, normalizer: Normalizer, signature: dict,
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, normalizer: Normalizer | None, signature: dict,
                     **extra) -> None:
+    """`normalizer` None: the model carries its statistics as buffers (the particle models)."""
     path = Path(path)
     payload = {"version": CHECKPOINT_VERSION, "model": model.name, "constructor": dict(model.constructor),
-               "state_dict": tensor_state(model), "normalizer": normalizer.state_dict(), "dataset": signature,
+               "state_dict": tensor_state(model), "normalizer": {} if normalizer is None else normalizer.state_dict(), "dataset": signature,
                **extra}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)

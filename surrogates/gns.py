@@ -26,6 +26,8 @@ import torch
 from scipy.spatial import cKDTree
 from torch import nn
 
+from surrolab.surrogates.training import Hooks
+
 
 def radius_graph(positions: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Directed edges (senders, receivers) between distinct particles closer than `radius`, both ways."""
@@ -62,11 +64,15 @@ class GNS(nn.Module):
     as the dataset stores them for a frame interval Δt (×Δt, ×Δt²); bounds: (lower, upper) corners of the box.
     """
 
+    name = "gns"
+
     def __init__(self, dim: int, n_types: int, radius: float, bounds, velocity_stats, acceleration_stats,
                  history: int = 5, latent: int = 128, n_layers: int = 10, type_embedding: int = 16):
         super().__init__()
-        self.constructor = dict(dim=dim, n_types=n_types, radius=radius, history=history, latent=latent,
-                                n_layers=n_layers, type_embedding=type_embedding)
+        as_list = lambda pair: [np.asarray(a, dtype=float).reshape(-1).tolist() for a in pair]  # noqa: E731
+        self.constructor = dict(dim=dim, n_types=n_types, radius=radius, bounds=as_list(bounds),
+                                velocity_stats=as_list(velocity_stats), acceleration_stats=as_list(acceleration_stats),
+                                history=history, latent=latent, n_layers=n_layers, type_embedding=type_embedding)
         self.dim, self.radius, self.history = dim, radius, history
         for name, value in (("lower", bounds[0]), ("upper", bounds[1]), ("velocity_mean", velocity_stats[0]),
                             ("velocity_std", velocity_stats[1]), ("acceleration_mean", acceleration_stats[0]),
@@ -95,6 +101,46 @@ class GNS(nn.Module):
     def acceleration(self, normalised: torch.Tensor) -> torch.Tensor:
         """Position units per frame² from the network's normalised output."""
         return normalised * self.acceleration_std + self.acceleration_mean
+
+    def predict(self, positions: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        """Acceleration (N, dim) in position units per frame², on a fresh radius graph of the latest frame:
+        the `accelerations` of `rollout`."""
+        senders, receivers = radius_graph(positions[:, -1].detach().cpu().numpy(), self.radius)
+        as_index = lambda a: torch.as_tensor(a, dtype=torch.long, device=positions.device)  # noqa: E731
+        return self.acceleration(self(positions, types, as_index(senders), as_index(receivers)))
+
+    def training_hooks(self) -> "GNSHooks":
+        return GNSHooks(self.radius)
+
+
+class GNSHooks(Hooks):
+    """GNS's step in the one training loop: a batch is the disjoint union of the windows' graphs (radius
+    graph of each noisy latest frame, node indices offset), the loss the MSE of the normalised acceleration
+    (§4 of the paper: the target normalised by the training set's acceleration statistics)."""
+
+    def __init__(self, radius: float):
+        self.radius = radius
+
+    def collate(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        senders, receivers, offset = [], [], 0
+        for item in items:
+            s, r = radius_graph(item["positions"][:, -1].numpy(), self.radius)
+            senders.append(s + offset)
+            receivers.append(r + offset)
+            offset += len(item["types"])
+        batch = {key: torch.cat([item[key] for item in items]) for key in ("positions", "types", "target")}
+        batch["senders"] = torch.as_tensor(np.concatenate(senders), dtype=torch.long)
+        batch["receivers"] = torch.as_tensor(np.concatenate(receivers), dtype=torch.long)
+        batch["graphs"] = torch.tensor(len(items))
+        return batch
+
+    def batch_size(self, batch: dict[str, torch.Tensor]) -> int:
+        return int(batch["graphs"])
+
+    def loss(self, model: "GNS", batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
+        prediction = model(batch["positions"], batch["types"], batch["senders"], batch["receivers"])
+        target = (batch["target"] - model.acceleration_mean) / model.acceleration_std
+        return torch.mean((prediction - target) ** 2)
 
 
 def next_positions(positions: torch.Tensor, acceleration: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The one training loop for every grid surrogate, with hooks where a model needs a different step.
+"""The one training loop for every surrogate, with hooks where a model needs a different step (a grid
+model's batches are stacked frames; a particle model's are graphs, which `Hooks.collate` builds).
 
 Seeded and resumable exactly: the batch order of epoch e comes from a generator seeded with
 (seed, e), and the end of every epoch writes `state.pt` (model, optimiser, scheduler, epoch, log), so a
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from surrolab.errors import SurrolabError, check_positive_int, check_range
 from surrolab.surrogates.base import GridSurrogate, Normalizer, save_checkpoint, tensor_state
@@ -79,6 +80,14 @@ class Hooks:
         prediction = model(batch["frames"], batch["parameters"])
         return masked_mse(prediction, batch["targets"], batch.get("mask"))
 
+    def collate(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        """Items of the dataset -> one batch (tensors only: the loop moves every value to the device)."""
+        return default_collate(items)
+
+    def batch_size(self, batch: dict[str, torch.Tensor]) -> int:
+        """How many samples `batch` holds (the loss is averaged over samples)."""
+        return len(batch["frames"])
+
     def on_train_start(self, config: TrainConfig) -> None:
         """Called once before the first epoch (a schedule over epochs learns the run's length here)."""
 
@@ -86,10 +95,11 @@ class Hooks:
         pass
 
 
-def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_set: Dataset, config: TrainConfig,
+def train(model: torch.nn.Module, normalizer: Normalizer | None, train_set: Dataset, val_set: Dataset, config: TrainConfig,
           out_dir: str | Path, *, signature: dict, hooks: Hooks | None = None, progress: Progress | None = None,
           metadata: dict | None = None) -> dict:
-    """Train `model` (already built and seeded) and return the last log row."""
+    """Train `model` (already built and seeded) and return the last log row. `normalizer` None: the model
+    holds its statistics itself (the particle models' buffers)."""
     hooks = hooks or Hooks()
     hooks.on_train_start(config)
     out_dir = Path(out_dir)
@@ -112,11 +122,12 @@ def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_val, rows, seconds = state["epoch"], state["best_val"], state["rows"], state["seconds"]
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False)
+    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, collate_fn=hooks.collate)
     for epoch in range(start_epoch, config.epochs):
         tick = time.perf_counter()
         order = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=order)
+        loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=order,
+                            collate_fn=hooks.collate)
         model.train()
         total, count = 0.0, 0
         epoch_lr, warmup_steps = scheduler.get_last_lr()[0], config.warmup_epochs * len(loader)
@@ -130,7 +141,8 @@ def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            total, count = total + loss.item() * len(batch["frames"]), count + len(batch["frames"])
+            size = hooks.batch_size(batch)
+            total, count = total + loss.item() * size, count + size
         _set_learning_rate(optimizer, epoch_lr)  # the cosine's own step starts from the value it set
         scheduler.step()
         val_loss = evaluate_loss(model, val_loader, hooks, epoch, device) if len(val_set) else float("nan")
@@ -140,7 +152,7 @@ def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_
         rows.append(row)
         if not (val_loss >= best_val):  # also true for the first epoch when there is no validation split
             best_val = val_loss
-            save_checkpoint(out_dir / "model.pt", model, normalizer.cpu(), signature, epoch=epoch + 1,
+            save_checkpoint(out_dir / "model.pt", model, normalizer and normalizer.cpu(), signature, epoch=epoch + 1,
                             val_loss=val_loss, train_seconds=seconds, train_config=dataclasses.asdict(config),
                             **(metadata or {}))
         torch.save({"run": json.dumps(run), "model": tensor_state(model), "optimizer": optimizer.state_dict(),
@@ -160,13 +172,14 @@ def train(model: GridSurrogate, normalizer: Normalizer, train_set: Dataset, val_
 
 
 @torch.no_grad()
-def evaluate_loss(model: GridSurrogate, loader: DataLoader, hooks: Hooks, epoch: int, device) -> float:
+def evaluate_loss(model: torch.nn.Module, loader: DataLoader, hooks: Hooks, epoch: int, device) -> float:
     model.eval()
     total, count = 0.0, 0
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
-        total += hooks.loss(model, batch, epoch).item() * len(batch["frames"])
-        count += len(batch["frames"])
+        size = hooks.batch_size(batch)
+        total += hooks.loss(model, batch, epoch).item() * size
+        count += size
     return total / max(count, 1)
 
 

@@ -14,7 +14,7 @@ def particles(tmp_path):
 
 
 def test_windows_hold_the_history_and_the_second_difference(particles):
-    windows = ParticleWindows(particles, [0, 2], history=3)
+    windows = ParticleWindows.from_dataset(particles, [0, 2], history=3)
     assert len(windows) == 2 * (8 - 1 - 3)  # t = 3 … 6 in each sample
     item = windows[len(windows) - 1]  # sample 2, t = 6
     assert item["positions"].shape == (7, 4, 2) and item["types"].shape == (7,)
@@ -26,8 +26,8 @@ def test_windows_hold_the_history_and_the_second_difference(particles):
 
 
 def test_noisy_windows_keep_the_clean_next_frame(particles):
-    clean = ParticleWindows(particles, [1], history=4)
-    noisy = ParticleWindows(particles, [1], history=4, noise_std=1e-3, seed=3)
+    clean = ParticleWindows.from_dataset(particles, [1], history=4)
+    noisy = ParticleWindows.from_dataset(particles, [1], history=4, noise_std=1e-3, seed=3)
     a, b = clean[1], noisy[1]
     assert not torch.allclose(a["positions"], b["positions"])
     assert (b["positions"] - a["positions"]).abs().max() < 0.02
@@ -38,4 +38,4 @@ def test_noisy_windows_keep_the_clean_next_frame(particles):
 
 def test_a_grid_dataset_is_refused(tiny_dataset):
     with pytest.raises(ValueError, match="not a particle dataset"):
-        ParticleWindows(tiny_dataset, [0])
+        ParticleWindows.from_dataset(tiny_dataset, [0])
