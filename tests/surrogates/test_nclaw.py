@@ -3,6 +3,8 @@ equivariance, no stress at rest or under a rotation, the plastic map leaves the 
 the networks run inside the MPM solver through its material slot; and the gradient of a loss on
 positions flows through the simulation to the weights, exactly (against the warp tape) and against
 finite differences."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +14,8 @@ from scipy.spatial.transform import Rotation
 from surrolab.solvers.mpm.materials import FixedCorotated
 from surrolab.solvers.mpm.shapes import lattice
 from surrolab.solvers.mpm.solver import MPMConfig, MPMSolver
-from surrolab.surrogates.nclaw import (ElasticNetwork, NeuralLaw, PlasticNetwork, invariants, polar_rotation,
-                                       simulate)
+from surrolab.surrogates.nclaw import (ElasticNetwork, NCLawTraining, NeuralLaw, PlasticNetwork, fit, init_weights,
+                                       invariants, polar_rotation, simulate, teacher_segments)
 
 wp.config.quiet = True
 F64 = torch.float64
@@ -187,28 +189,32 @@ def test_polar_rotation_gradient_is_finite_at_rest_and_matches_finite_difference
         assert torch.allclose(F.grad, numeric, atol=1e-6)
 
 
-def test_trained_on_jelly_the_learned_stress_approaches_the_analytic_one():
-    # one observed trajectory of a spinning jelly block (fixed-corotated, E = 1e4 Pa, ν = 0.3): after 150
-    # iterations the network's stress on the trajectory's deformation gradients is far closer to the analytic
-    # law's than at the start (relative error 1.00 -> measured 0.39; position loss 3.7e-5 -> 6.3e-6)
-    from surrolab.surrogates.nclaw import NCLawTraining, fit
-
-    torch.manual_seed(0)
+def jelly_trajectory(n_steps=120):
+    """One observed trajectory: a jelly block (fixed-corotated, E = 1e4 Pa, ν = 0.3) thrown spinning at the
+    floor of a 16² box; the states every step (Δt = 1e-3 s)."""
     cfg = MPMConfig(dim=2, n_grid=16, walls="slip")
     h = cfg.dx / 2
-    points = lattice([0.3, 0.3], [0.6, 0.6], h)
+    points = lattice([0.3, 0.2], [0.6, 0.5], h)
     truth = FixedCorotated(youngs_modulus=1e4, poisson_ratio=0.3)
     observed = MPMSolver(cfg, [truth], np.zeros(len(points)), h**2)
-    state = observed.initial_state(points, 3 * np.stack([points[:, 1] - 0.45, -(points[:, 0] - 0.45)], 1))
+    velocity = 3 * np.stack([points[:, 1] - 0.35, -(points[:, 0] - 0.45)], 1) + np.array([0.0, -1.0])
+    state = observed.initial_state(points, velocity)
     states = [state.numpy()]
-    for step in range(200):
+    for step in range(n_steps):
         state = observed.step(state, 1e-3, step * 1e-3)
         states.append(state.numpy())
+    return cfg, points, truth, states
 
-    elastic = ElasticNetwork(2)
-    with torch.no_grad():
-        elastic.mlp.net[-1].weight.mul_(1e3)
-    F = torch.tensor(np.concatenate([s["F"] for s in states[::20]]))
+
+def test_trained_on_jelly_the_learned_stress_approaches_the_analytic_one():
+    # NCLaw's schedule on one observed trajectory; afterwards the network's stress on the trajectory's
+    # deformation gradients is far closer to the analytic law's than at the start
+    # (measured: relative error 0.91 -> 0.18; epoch loss 0.0092 -> 0.0023 over the first and last five)
+    torch.manual_seed(0)
+    cfg, points, truth, states = jelly_trajectory()
+    elastic = ElasticNetwork(2, stress_scale=1e4)
+    init_weights(elastic)
+    F = torch.tensor(np.concatenate([s["F"] for s in states[::10]]))
     analytic = TorchCorotated(1e4, 0.3)(F).detach()
 
     def stress_error():
@@ -216,8 +222,66 @@ def test_trained_on_jelly_the_learned_stress_approaches_the_analytic_one():
             return ((elastic(F) - analytic).norm() / analytic.norm()).item()
 
     before = stress_error()
-    solver = MPMSolver(cfg, [truth], np.zeros(len(points)), h**2, requires_grad=True)
-    losses = fit(solver, elastic, None, states, 1e-3, NCLawTraining(iterations=150, window_start=10, window_end=10))
-    assert before > 0.95
-    assert stress_error() < 0.5
-    assert np.mean(losses[-20:]) < np.mean(losses[:20])
+    solver = MPMSolver(cfg, [truth], np.zeros(len(points)), h_squared(cfg), requires_grad=True)
+    losses = fit(solver, elastic, None, states, 1e-3,
+                 NCLawTraining(epochs=25, window_start=10, window_end=40, lr_elastic=0.03))
+    assert before > 0.8
+    assert stress_error() < 0.4
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])  # though the windows grew from 10 to 40 steps
+
+
+def h_squared(cfg):
+    return (cfg.dx / 2) ** 2
+
+
+def test_teacher_forcing_schedule_is_the_papers():
+    # λ: 25 at the first epoch, rising on a cosine to 200; each epoch's ⌈T/λ⌉ segments tile the trajectory
+    training = NCLawTraining(epochs=300)
+    assert training.window(0) == pytest.approx(25) and training.window(300) == pytest.approx(200)
+    assert training.window(150) == pytest.approx(112.5)
+    assert all(training.window(e) < training.window(e + 1) for e in range(299))
+    for n_steps, window in ((1000, 25), (1000, 112.5), (1000, 200), (37, 10), (5, 200)):
+        segments = teacher_segments(n_steps, window)
+        assert len(segments) == int(np.ceil(n_steps / min(window, n_steps)))
+        assert segments[0][0] == 0 and sum(length for _, length in segments) == n_steps
+        assert all(a + n == b for (a, n), (b, _) in zip(segments, segments[1:]))
+        assert max(n for _, n in segments) - min(n for _, n in segments) <= 1
+    with pytest.raises(ValueError, match="epochs"):
+        NCLawTraining(epochs=0)
+
+
+def test_a_diverged_epoch_is_rejected_and_the_rates_halved(monkeypatch):
+    # the third epoch's simulation fails as a diverged law does (the SVD of a non-finite F): its loss is NaN,
+    # the weights are those from before the second epoch's step and the rates are halved
+    import surrolab.surrogates.nclaw as nclaw
+
+    torch.manual_seed(0)
+    cfg, points, truth, states = jelly_trajectory(n_steps=20)
+    solver = MPMSolver(cfg, [truth], np.zeros(len(points)), h_squared(cfg), requires_grad=True)
+    elastic = ElasticNetwork(2, stress_scale=1e4)
+    snapshots, calls, simulate_ = [], [0], nclaw.simulate
+
+    def flaky(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise torch.linalg.LinAlgError("non-finite F")
+        return simulate_(*args, **kwargs)
+
+    monkeypatch.setattr(nclaw, "simulate", flaky)
+    losses = nclaw.fit(solver, elastic, None, states, 1e-3,
+                       NCLawTraining(epochs=4, window_start=50, window_end=50, lr_elastic=0.03),
+                       progress=lambda epoch, loss: snapshots.append(copy.deepcopy(elastic.state_dict())))
+    assert np.isfinite(losses[0]) and np.isfinite(losses[1]) and np.isnan(losses[2]) and np.isfinite(losses[3])
+    for key, value in snapshots[2].items():
+        assert torch.equal(value, snapshots[0][key])  # back to before epoch 1's step
+        assert not torch.equal(snapshots[1][key], snapshots[0][key])
+
+
+def test_a_diverging_first_epoch_is_an_error():
+    cfg, points, truth, states = jelly_trajectory(n_steps=20)
+    solver = MPMSolver(cfg, [truth], np.zeros(len(points)), h_squared(cfg), requires_grad=True)
+    torch.manual_seed(0)
+    elastic = ElasticNetwork(2, stress_scale=-1e9)  # negative stiffness of 10⁹ Pa: blows up at once
+    init_weights(elastic)
+    with pytest.raises(FloatingPointError, match="stress_scale"):
+        fit(solver, elastic, None, states, 1e-3, NCLawTraining(epochs=2, window_start=20, window_end=20))
