@@ -23,16 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 from torch import nn
 
+from surrolab.surrogates.particle_graph import radius_graph
 from surrolab.surrogates.training import Hooks
-
-
-def radius_graph(positions: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Directed edges (senders, receivers) between distinct particles closer than `radius`, both ways."""
-    pairs = cKDTree(positions).query_pairs(radius, output_type="ndarray")  # (E/2, 2), i < j
-    return np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
 
 
 def mlp(n_in: int, n_out: int, latent: int, layer_norm: bool = True) -> nn.Sequential:
