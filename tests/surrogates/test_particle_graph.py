@@ -45,3 +45,13 @@ def test_radius_graph_matches_brute_force():
     distance = np.linalg.norm(x[:, None] - x[None], axis=-1)
     expected = {(i, j) for i, j in zip(*np.nonzero(distance < 0.15)) if i != j}
     assert set(zip(senders.tolist(), receivers.tolist())) == expected
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_warp_hash_grid_gives_the_same_edges_as_the_kd_tree(dim):
+    from surrolab.surrogates.warp_radius_graph import radius_graph_warp
+
+    x = np.random.default_rng(5).uniform(size=(1500, dim)) * np.array([1.0, 0.5, 0.3][:dim])
+    expected = set(zip(*(a.tolist() for a in radius_graph(x, 0.05))))
+    found = list(zip(*(a.tolist() for a in radius_graph_warp(x, 0.05))))
+    assert len(found) == len(set(found)) and set(found) == expected and len(expected) > 1500
