@@ -105,8 +105,11 @@ def steps_of(case: str, settings: StudySettings) -> int:
     return 2 * settings.train_steps if case == "horizon" else settings.train_steps
 
 
-def reference(laws, case: str, settings: StudySettings, every: int = 1) -> list[dict]:
-    """The analytic laws' MPM run: the state (x, v, C, F) every `every` steps, from step 0."""
+def run_scene(laws, case: str, settings: StudySettings, every: int = 1) -> list[dict]:
+    """An MPM run of `case` with `laws` in the material slot: the state (x, v, C, F) every `every` steps,
+    from step 0. A learned law may diverge (its F no longer finite): the run then ends early."""
+    import torch
+
     from surrolab.solvers.mpm.solver import MPMConfig, MPMSolver
 
     x, v, ids = scene(case, settings, len(laws))
@@ -114,11 +117,15 @@ def reference(laws, case: str, settings: StudySettings, every: int = 1) -> list[
     solver = MPMSolver(config, laws, ids, (config.dx / 2) ** 2)
     solver.check_dt(settings.dt, v)
     state, states = solver.initial_state(x, v), []
-    for step in range(steps_of(case, settings) + 1):
-        if step % every == 0:
-            states.append(state.numpy())
-        if step < steps_of(case, settings):
-            state = solver.step(state, settings.dt, step * settings.dt)
+    with torch.no_grad():  # a NeuralLaw's networks run forward only
+        for step in range(steps_of(case, settings) + 1):
+            if step % every == 0:
+                states.append(state.numpy())
+            if step < steps_of(case, settings):
+                try:
+                    state = solver.step(state, settings.dt, step * settings.dt)
+                except torch.linalg.LinAlgError:  # the SVD of a non-finite F: the learned law diverged
+                    break
     return states
 
 
@@ -206,10 +213,8 @@ def train_job(job):
 
 # -- evaluation -----------------------------------------------------------------------------------------------
 def nclaw_rollout(trained: dict, law_names, case: str, settings: StudySettings) -> np.ndarray:
-    """The networks in the solver's material slot (`NeuralLaw`): positions every `frame_every` steps."""
-    import torch
-
-    from surrolab.solvers.mpm.solver import MPMConfig, MPMSolver
+    """The networks in the solver's material slot (`NeuralLaw`): positions every `frame_every` steps, NaN
+    after a divergence."""
     from surrolab.surrogates.nclaw import ElasticNetwork, NeuralLaw, PlasticNetwork
 
     laws = []
@@ -218,20 +223,8 @@ def nclaw_rollout(trained: dict, law_names, case: str, settings: StudySettings) 
         _load(elastic, trained[name]["elastic"])
         _load(plastic, trained[name]["plastic"])
         laws.append(NeuralLaw(elastic=elastic, plastic=plastic, wave_speed_bound=materials()[name].wave_speed()))
-    x, v, ids = scene(case, settings, len(laws))
-    config = MPMConfig(dim=2, n_grid=settings.n_grid, walls="slip")
-    solver = MPMSolver(config, laws, ids, (config.dx / 2) ** 2)
-    state, frames = solver.initial_state(x, v), []
+    frames = [state["x"] for state in run_scene(laws, case, settings, settings.frame_every)]
     n_frames = steps_of(case, settings) // settings.frame_every + 1
-    with torch.no_grad():
-        for step in range(steps_of(case, settings) + 1):
-            if step % settings.frame_every == 0:
-                frames.append(state.x.numpy().copy())
-            if step < steps_of(case, settings):
-                try:
-                    state = solver.step(state, settings.dt, step * settings.dt)
-                except torch.linalg.LinAlgError:  # F became non-finite: the learned law diverged here
-                    break
     frames += [np.full_like(frames[0], np.nan)] * (n_frames - len(frames))
     return np.stack(frames)
 
@@ -262,7 +255,7 @@ def errors_mm(prediction: np.ndarray, truth: np.ndarray, first: int) -> dict:
 def run(settings: StudySettings, jobs: int = 2, material_names=MATERIAL_NAMES) -> dict:
     laws = materials()
     every = settings.frame_every
-    training = {name: reference([laws[name]], "training", settings) for name in material_names}
+    training = {name: run_scene([laws[name]], "training", settings) for name in material_names}
     frames = {name: np.stack([s["x"] for s in states[::every]]) for name, states in training.items()}
     work = [("gns", "all", [(frames[n], np.full(len(frames[n][0]), k)) for k, n in enumerate(material_names)],
              settings)]
@@ -275,12 +268,12 @@ def run(settings: StudySettings, jobs: int = 2, material_names=MATERIAL_NAMES) -
     rows, first = [], settings.gns_history + 1
     for name in material_names:
         for case in CASES:
-            truth = np.stack([s["x"] for s in reference([laws[name]], case, settings, every)])
+            truth = np.stack([s["x"] for s in run_scene([laws[name]], case, settings, every)])
             nclaw = nclaw_rollout({name: trained[("nclaw", name)]["weights"]}, [name], case, settings)
             gns = gns_rollout(trained[("gns", name)]["weights"], truth, np.zeros(len(truth[0]), dtype=int), settings)
             rows.append({"material": name, "case": case, "particles": len(truth[0]), "frames": len(truth),
                          "nclaw": errors_mm(nclaw, truth, first), "gns": errors_mm(gns, truth, first)})
-    truth = np.stack([s["x"] for s in reference([laws[n] for n in material_names], "multi", settings, every)])
+    truth = np.stack([s["x"] for s in run_scene([laws[n] for n in material_names], "multi", settings, every)])
     ids = scene("multi", settings, len(material_names))[2]
     nclaw = nclaw_rollout({n: trained[("nclaw", n)]["weights"] for n in material_names}, material_names, "multi",
                           settings)

@@ -123,8 +123,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, normalizer: Norma
     """`normalizer` None: the model carries its statistics as buffers (the particle models)."""
     path = Path(path)
     payload = {"version": CHECKPOINT_VERSION, "model": model.name, "constructor": dict(model.constructor),
-               "state_dict": tensor_state(model), "normalizer": {} if normalizer is None else normalizer.state_dict(), "dataset": signature,
-               **extra}
+               "state_dict": tensor_state(model), "normalizer": {} if normalizer is None else normalizer.state_dict(),
+               "dataset": signature, **extra}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)  # a killed save never leaves a truncated checkpoint

@@ -103,7 +103,7 @@ class ElasticNetwork(nn.Module):
     unit of the network's output: fixed, not learned. The paper has none (s₀ = 1) and reaches stresses of
     10⁴–10⁶ Pa by Adam steps of 1.0 on the weights; in our runs those steps overshot into laws stiffer than
     the time step allows, and steps small enough to be stable took hundreds of epochs to grow the weights.
-    With s₀ of the order of the moduli the weights stay O(1) and a rate of 0.1 learns in tens of epochs."""
+    With s₀ of the order of the moduli the weights stay O(1) and a rate of 0.03 learns in tens of epochs."""
 
     def __init__(self, dim: int, widths: tuple[int, ...] = (64, 64), stress_scale: float = 1.0):
         super().__init__()

@@ -20,8 +20,8 @@ def test_scenes_and_the_horizon_case_extends_the_training_run():
     assert spin.std(axis=0).max() > 0.1  # rotating, not a uniform velocity
     assert set(study.scene("multi", settings)[2]) == {0, 1, 2, 3}
     law = [study.materials()["jelly"]]
-    training = study.reference(law, "training", settings, every=5)
-    horizon = study.reference(law, "horizon", settings, every=5)
+    training = study.run_scene(law, "training", settings, every=5)
+    horizon = study.run_scene(law, "horizon", settings, every=5)
     assert len(horizon) == 2 * (len(training) - 1) + 1
     for a, b in zip(training, horizon):
         assert np.array_equal(a["x"], b["x"])
