@@ -26,6 +26,12 @@ class KernelInterpolation(nn.Module):
 
     def forward(self, nodes: torch.Tensor, values: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
         """nodes (M, dim), values (M, channels), queries (Q, dim) -> (Q, channels)."""
+        return interpolate(*self.weights(nodes, queries), values)
+
+    def weights(self, nodes: torch.Tensor, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k nearest nodes of each query (Q, k) and their normalised weights (Q, k, 1). They depend only
+        on where the nodes and queries are: in a rollout that evaluates the displacement at fixed reference
+        positions they are computed once, and each frame costs one weighted sum (`interpolate`)."""
         k = min(self.k, len(nodes))
         _, index = cKDTree(nodes.detach().cpu().numpy()).query(queries.detach().cpu().numpy(), k=k)
         index = torch.as_tensor(index, dtype=torch.long, device=nodes.device).reshape(len(queries), k)
@@ -33,5 +39,9 @@ class KernelInterpolation(nn.Module):
         distance = offset.norm(dim=-1, keepdim=True)
         bandwidth = distance.amax(dim=1, keepdim=True).clamp_min(1e-12)  # the k-th nearest node's distance
         weight = functional.softplus(self.kernel(torch.cat([offset, distance], dim=-1) / bandwidth)) + 1e-12
-        weight = weight / weight.sum(dim=1, keepdim=True)  # (Q, k, 1): a partition of unity
-        return (weight * values[index]).sum(dim=1)
+        return index, weight / weight.sum(dim=1, keepdim=True)  # a partition of unity
+
+
+def interpolate(index: torch.Tensor, weight: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Σ_j w_qj u_j: index (Q, k), weight (Q, k, 1), values (..., M, channels) -> (..., Q, channels)."""
+    return (weight * values[..., index, :]).sum(dim=-2)
