@@ -7,8 +7,9 @@ The time stepper φ_Θ is GNS's (`gns.py`): positions of the last `history` + 1 
 sparse nodes, semi-implicit Euler in frame units (`gns.rollout`). Its network, as in the reference code:
 
 1. encode: node inputs the normalised velocity history, the wall distances clipped at R (over R) and a
-   material embedding; edge inputs (x_i − x_j)/R and its norm, on a radius graph with self-loops;
-2. `n_layers` interaction layers (`Interaction`) on the sparse graph, then the node decoder: a first
+   material embedding; edge inputs (x_i − x_j)/R and its norm;
+2. `n_layers` interaction layers (`Interaction`) on the sparse graph (the radius graph with a self-loop at
+   every node, the reference's `loop=True`), then the node decoder: a first
    per-node acceleration estimate, which is the function the operator sees (the reference feeds the GNO
    encoder the output of the same `node_out` MLP that makes the final prediction);
 3. a GNO (`neuralop`'s GNOBlock, kernel k(y, x, f(y)), mean over the ball of radius r) onto a regular latent
@@ -33,7 +34,7 @@ from torch import nn
 
 from surrolab.surrogates.gns import GNSHooks, mlp, next_positions
 from surrolab.surrogates.kernel_interpolation import KernelInterpolation, interpolate
-from surrolab.surrogates.particle_graph import farthest_point_sampling, radius_graph
+from surrolab.surrogates.particle_graph import farthest_point_sampling, graph_edges
 
 
 class Interaction(nn.Module):
@@ -183,19 +184,10 @@ class GIOROM(nn.Module):
 
     def predict(self, positions: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
         """Acceleration (n, dim) of the sparse nodes in position units per frame² (`gns.rollout`'s callback)."""
-        senders, receivers = sparse_graph(positions[:, -1].detach().cpu().numpy(), self.radius)
-        as_index = lambda a: torch.as_tensor(a, dtype=torch.long, device=positions.device)  # noqa: E731
-        return self.acceleration(self(positions, types, as_index(senders), as_index(receivers)))
+        return self.acceleration(self(positions, types, *graph_edges(positions[:, -1], self.radius, self_loops=True)))
 
     def training_hooks(self, fraction: float = 1.0, sampling: str = "fps", seed: int = 0) -> "GIOROMHooks":
         return GIOROMHooks(self.radius, fraction, sampling, seed)
-
-
-def sparse_graph(positions: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """GIOROM's graph: the radius graph with a self-loop at every node (the reference's `loop=True`)."""
-    senders, receivers = radius_graph(positions, radius)
-    loops = np.arange(len(positions))
-    return np.concatenate([senders, loops]), np.concatenate([receivers, loops])
 
 
 def sparse_subset(positions: np.ndarray, n_nodes: int, sampling: str, rng: np.random.Generator) -> np.ndarray:
@@ -227,15 +219,14 @@ class GIOROMHooks(GNSHooks):
             subset = sparse_subset(item["positions"][:, 0].numpy(), max(1, math.ceil(self.fraction * n)),
                                    self.sampling, self.rng)
             item = {key: value[subset] for key, value in item.items()}
-            s, r = sparse_graph(item["positions"][:, -1].numpy(), self.radius)
+            s, r = graph_edges(item["positions"][:, -1], self.radius, self_loops=True)
             senders.append(s + offset)
             receivers.append(r + offset)
             graph.append(np.full(len(subset), g))
             offset += len(subset)
             cut.append(item)
         batch = {key: torch.cat([item[key] for item in cut]) for key in ("positions", "types", "target")}
-        batch["senders"] = torch.as_tensor(np.concatenate(senders), dtype=torch.long)
-        batch["receivers"] = torch.as_tensor(np.concatenate(receivers), dtype=torch.long)
+        batch["senders"], batch["receivers"] = torch.cat(senders), torch.cat(receivers)
         batch["graph"] = torch.as_tensor(np.concatenate(graph), dtype=torch.long)
         batch["graphs"] = torch.tensor(len(items))
         return batch
@@ -248,15 +239,16 @@ class GIOROMHooks(GNSHooks):
 
 @torch.no_grad()
 def dense_rollout(accelerations, interpolation: KernelInterpolation, window: torch.Tensor, sparse_index,
-                  n_steps: int) -> torch.Tensor:
+                  n_steps: int, weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """GIOROM's inference: advance the sparse nodes `sparse_index` of the dense window (N, history + 1, dim)
     with `accelerations` (sparse window → (n, dim) per frame²: a trained model's `predict`, or an oracle) and
     evaluate every frame on all N particles: x_q(t) = X_q + Σ_j w_qj (x_j(t) − X_j), the displacement from the
     last input frame X interpolated at the particles' positions there (the weights are computed once); the
-    sparse nodes keep their own positions. Returns (n_steps, N, dim)."""
+    sparse nodes keep their own positions. `weights`: `interpolation.weights(X[sparse_index], X)` if already
+    computed (the set-up, apart from the stepping). Returns (n_steps, N, dim)."""
     sparse_index = torch.as_tensor(sparse_index, dtype=torch.long)
     reference = window[:, -1]
-    index, weight = interpolation.weights(reference[sparse_index], reference)
+    index, weight = weights if weights is not None else interpolation.weights(reference[sparse_index], reference)
     sparse = window[sparse_index]
     frames = []
     for _ in range(n_steps):

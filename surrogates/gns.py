@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from surrolab.surrogates.particle_graph import radius_graph
+from surrolab.surrogates.particle_graph import graph_edges
 from surrolab.surrogates.training import Hooks
 
 
@@ -99,9 +99,7 @@ class GNS(nn.Module):
     def predict(self, positions: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
         """Acceleration (N, dim) in position units per frame², on a fresh radius graph of the latest frame:
         the `accelerations` of `rollout`."""
-        senders, receivers = radius_graph(positions[:, -1].detach().cpu().numpy(), self.radius)
-        as_index = lambda a: torch.as_tensor(a, dtype=torch.long, device=positions.device)  # noqa: E731
-        return self.acceleration(self(positions, types, as_index(senders), as_index(receivers)))
+        return self.acceleration(self(positions, types, *graph_edges(positions[:, -1], self.radius)))
 
     def training_hooks(self) -> "GNSHooks":
         return GNSHooks(self.radius)
@@ -118,13 +116,12 @@ class GNSHooks(Hooks):
     def collate(self, items: list[dict]) -> dict[str, torch.Tensor]:
         senders, receivers, offset = [], [], 0
         for item in items:
-            s, r = radius_graph(item["positions"][:, -1].numpy(), self.radius)
+            s, r = graph_edges(item["positions"][:, -1], self.radius)
             senders.append(s + offset)
             receivers.append(r + offset)
             offset += len(item["types"])
         batch = {key: torch.cat([item[key] for item in items]) for key in ("positions", "types", "target")}
-        batch["senders"] = torch.as_tensor(np.concatenate(senders), dtype=torch.long)
-        batch["receivers"] = torch.as_tensor(np.concatenate(receivers), dtype=torch.long)
+        batch["senders"], batch["receivers"] = torch.cat(senders), torch.cat(receivers)
         batch["graphs"] = torch.tensor(len(items))
         return batch
 

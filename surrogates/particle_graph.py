@@ -28,3 +28,26 @@ def farthest_point_sampling(positions: np.ndarray, n_samples: int, first: int = 
         chosen[k] = int(np.argmax(distance))
         np.minimum(distance, np.linalg.norm(positions - positions[chosen[k]], axis=1), out=distance)
     return chosen
+
+
+def graph_edges(positions, radius: float, self_loops: bool = False, backend: str = "auto"):
+    """`radius_graph` of a torch tensor of positions (N, dim), as long tensors on its device. backend "auto":
+    scipy's cKDTree for CPU tensors (faster here: benchmarks/results/particle_graph_speed.md), warp's HashGrid
+    on the tensor's GPU; "kdtree" or "warp" to choose."""
+    import torch
+
+    if backend not in ("auto", "kdtree", "warp"):
+        raise ValueError(f"backend={backend!r} is not allowed: 'auto', 'kdtree' or 'warp'")
+    points = positions.detach().cpu().numpy()
+    if backend == "warp" or (backend == "auto" and positions.is_cuda):
+        from surrolab.surrogates.warp_radius_graph import radius_graph_warp
+
+        device = f"cuda:{positions.device.index or 0}" if positions.is_cuda else "cpu"
+        senders, receivers = radius_graph_warp(points, radius, device=device)
+    else:
+        senders, receivers = radius_graph(points, radius)
+    if self_loops:
+        loops = np.arange(len(points))
+        senders, receivers = np.concatenate([senders, loops]), np.concatenate([receivers, loops])
+    as_index = lambda a: torch.as_tensor(a, dtype=torch.long, device=positions.device)  # noqa: E731
+    return as_index(senders), as_index(receivers)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from surrolab.surrogates.giorom import GIOROM, dense_rollout, sparse_graph, sparse_subset
+from surrolab.surrogates.giorom import GIOROM, dense_rollout, sparse_subset
 from surrolab.surrogates.gns import GNS
 from surrolab.surrogates.kernel_interpolation import KernelInterpolation
-from surrolab.surrogates.particle_graph import radius_graph
+from surrolab.surrogates.particle_graph import graph_edges, radius_graph
 
 RADIUS = 0.06
 
@@ -30,8 +30,7 @@ def history(n=80, dim=2, seed=1, low=0.35, high=0.65):
 
 
 def edges(positions):
-    s, r = sparse_graph(positions[:, -1].numpy(), RADIUS)
-    return torch.as_tensor(s, dtype=torch.long), torch.as_tensor(r, dtype=torch.long)
+    return graph_edges(positions[:, -1], RADIUS, self_loops=True)
 
 
 @pytest.mark.parametrize("dim", [2, 3])

@@ -55,3 +55,22 @@ def test_warp_hash_grid_gives_the_same_edges_as_the_kd_tree(dim):
     expected = set(zip(*(a.tolist() for a in radius_graph(x, 0.05))))
     found = list(zip(*(a.tolist() for a in radius_graph_warp(x, 0.05))))
     assert len(found) == len(set(found)) and set(found) == expected and len(expected) > 1500
+
+
+def test_graph_edges_are_the_same_from_either_backend_with_or_without_self_loops():
+    import torch
+
+    from surrolab.surrogates.particle_graph import graph_edges
+
+    positions = torch.rand(300, 2, generator=torch.Generator().manual_seed(4))
+    edge_sets = []
+    for backend in ("kdtree", "warp"):
+        senders, receivers = graph_edges(positions, 0.08, self_loops=True, backend=backend)
+        assert senders.dtype == torch.long and senders.device == positions.device
+        edge_sets.append(set(zip(senders.tolist(), receivers.tolist())))
+    assert edge_sets[0] == edge_sets[1]
+    assert {(i, i) for i in range(300)} <= edge_sets[0]
+    plain = graph_edges(positions, 0.08)  # "auto" on a CPU tensor: cKDTree
+    assert len(plain[0]) == len(edge_sets[0]) - 300
+    with pytest.raises(ValueError, match="backend"):
+        graph_edges(positions, 0.08, backend="faiss")
