@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import multiprocessing
 import sys
@@ -38,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from surrolab.benchmarks.nclaw_generalisation import _arrays, _load, _peak_rss_mib, _ratio, errors_mm
+from surrolab.benchmarks.study_tools import (errors_mm, load_state_arrays, peak_rss_mib, ratio, state_arrays,
+                                             write_results)
 
 MATERIAL_NAMES = ("water", "sand", "jelly", "plasticine", "goop")
 
@@ -154,18 +154,18 @@ def train_job(job) -> dict:
     config = TrainConfig(epochs=max(1, round(settings.steps / batches)), batch_size=2,
                          learning_rate=settings.learning_rate, weight_decay=0.0, seed=settings.seed, device="cpu")
     hooks = model.training_hooks() if kind == "gns" else model.training_hooks(settings.fraction, "fps", settings.seed)
-    rss_before, tick = _peak_rss_mib(), time.perf_counter()
+    rss_before, tick = peak_rss_mib(), time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         row = train(model, None, windows, [], config, out, hooks=hooks,
                     signature={"study": "giorom_vs_gns", "material": material, "model": kind})
     result = {"kind": kind, "material": material, "seconds": time.perf_counter() - tick, "loss": row["train_loss"],
               "steps": config.epochs * batches, "weights": {"constructor": model.constructor,
-                                                             "state_dict": _arrays(model)}}
+                                                             "state_dict": state_arrays(model)}}
     if kind == "giorom":
         tick = time.perf_counter()
         interpolation, loss = fit_interpolation(trajectories, settings)
-        result.update(kernel_seconds=time.perf_counter() - tick, kernel_loss=loss, kernel=_arrays(interpolation))
-    result.update(rss_before_mib=rss_before, rss_peak_mib=_peak_rss_mib())
+        result.update(kernel_seconds=time.perf_counter() - tick, kernel_loss=loss, kernel=state_arrays(interpolation))
+    result.update(rss_before_mib=rss_before, rss_peak_mib=peak_rss_mib())
     return result
 
 
@@ -201,7 +201,7 @@ def restore(result: dict):
     from surrolab.surrogates.gns import GNS
 
     model = (GNS if result["kind"] == "gns" else GIOROM)(**result["weights"]["constructor"])
-    return _load(model, result["weights"]["state_dict"]).eval()
+    return load_state_arrays(model, result["weights"]["state_dict"]).eval()
 
 
 def rollouts(gns, giorom, interpolation, truth: np.ndarray, settings: StudySettings) -> dict:
@@ -300,7 +300,7 @@ def run(settings: StudySettings, data_dir: Path, jobs: int = 2, material_names=M
     rows = []
     for m in material_names:
         gns, giorom = restore(trained[("gns", m)]), restore(trained[("giorom", m)])
-        interpolation = _load(KernelInterpolation(2).double(), trained[("giorom", m)]["kernel"])
+        interpolation = load_state_arrays(KernelInterpolation(2).double(), trained[("giorom", m)]["kernel"])
         for k, (truth, solver_seconds) in enumerate(read_samples(paths[m], "test")):
             rows.append({"material": m, "test_sample": k, "mpm_ms_per_frame": 1e3 * solver_seconds / (len(truth) - 1),
                          **rollouts(gns, giorom, interpolation, truth, settings)})
@@ -331,7 +331,7 @@ def report(result: dict, command: str) -> str:
                      f"{r['at_rest']['mean']:.1f} | {g['mean']:.2f} | {o['mean']:.2f} | {f['mean']:.2f} | "
                      f"{g['final']:.2f} | {o['final']:.2f} | {r['mpm_ms_per_frame']:.1f} | "
                      f"{r['gns_ms_per_step']:.1f} | {r['giorom_ms_per_step']:.1f} | "
-                     f"{_ratio(r['gns_ms_per_step'], r['giorom_ms_per_step'])} |")
+                     f"{ratio(r['gns_ms_per_step'], r['giorom_ms_per_step'])} |")
     lines += ["", "Time per step against the number of particles (query points), untrained networks of the same "
               f"sizes, fastest of {s['repeats']}; GIOROM's set-up (FPS and interpolation weights, once per rollout) "
               "apart:", "",
@@ -339,7 +339,7 @@ def report(result: dict, command: str) -> str:
               "|---|---|---|---|---|---|"]
     for r in result["scaling"]:
         lines.append(f"| {r['particles']} | {r['sparse_nodes']} | {r['gns_ms']:.1f} | {r['giorom_ms']:.1f} | "
-                     f"{_ratio(r['gns_ms'], r['giorom_ms'])} | {r['giorom_setup_ms']:.0f} |")
+                     f"{ratio(r['gns_ms'], r['giorom_ms'])} | {r['giorom_setup_ms']:.0f} |")
     lines += ["", "Training (own process, one torch thread, two at a time; MiB):", "",
               "| model | material | steps | wall time (s) | last loss | kernel fit (s, loss) | peak RSS |",
               "|---|---|---|---|---|---|---|"]
@@ -357,17 +357,20 @@ def main(argv=None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="models trained at once, one process each")
     parser.add_argument("--quick", action="store_true", help="a few seconds per model: checks the pipeline only")
     parser.add_argument("--materials", nargs="+", choices=MATERIAL_NAMES, default=list(MATERIAL_NAMES))
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"optimiser steps of each model (default {StudySettings.steps}): the training budget")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else StudySettings()
+    if args.steps is not None:
+        if args.steps < 1:
+            parser.error(f"--steps {args.steps}: a positive number of optimiser steps")
+        settings = dataclasses.replace(settings, steps=args.steps)
     with tempfile.TemporaryDirectory() as scratch:
         data = args.data or Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
         result = run(settings, data, args.jobs, tuple(args.materials))
     command = " ".join(["python -m surrolab.benchmarks.giorom_vs_gns"] + (argv if argv is not None else sys.argv[1:]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(result, command))
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    print(args.out.read_text())
+    write_results(args.out, report(result, command), result)
 
 
 if __name__ == "__main__":

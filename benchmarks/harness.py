@@ -360,6 +360,9 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
     """Run the comparison and return the report as a JSON-ready dict."""
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)
+        if description.geometry_type == "particles":
+            raise SurrolabError(f"{data} is a particle dataset: `compare` scores grid and mesh surrogates; GNS and "
+                                "GIOROM are scored against the MPM solver by `python -m surrolab.benchmarks.giorom_vs_gns`")
         idx = schema.read_split(f, config.split)[: config.max_trajectories]
         if len(idx) == 0:
             raise SurrolabError(f"split {config.split!r} of {data} is empty: generate more samples")

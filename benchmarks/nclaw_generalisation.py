@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing
-import resource
 import sys
 import tempfile
 import time
@@ -36,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from surrolab.benchmarks.study_tools import (errors_mm, load_state_arrays, peak_rss_mib, ratio, state_arrays,
+                                             write_results)
 
 MATERIAL_NAMES = ("jelly", "plasticine", "sand", "water")
 CASES = ("training", "shape", "velocity", "horizon")
@@ -130,10 +131,6 @@ def run_scene(laws, case: str, settings: StudySettings, every: int = 1) -> list[
 
 
 # -- training, one model per process --------------------------------------------------------------------------
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
 def gns_statistics(trajectories):
     """Per-component mean and std of the frame velocities and accelerations (position units per frame)."""
     velocity = np.concatenate([np.diff(t, axis=0).reshape(-1, t.shape[-1]) for t in trajectories])
@@ -153,19 +150,6 @@ def build_gns(n_types: int, settings: StudySettings, trajectories):
                latent=settings.gns_latent, n_layers=settings.gns_layers)
 
 
-def _arrays(module) -> dict:
-    # numpy, not tensors: torch sends tensors between processes as shared-memory handles, which die with
-    # the worker that made them
-    return {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
-
-
-def _load(module, arrays: dict):
-    import torch
-
-    module.load_state_dict({key: torch.as_tensor(value) for key, value in arrays.items()})
-    return module
-
-
 def train_job(job):
     """One model in its own process: ("nclaw", material, states) or ("gns", name, [(frames, types)])."""
     import torch
@@ -175,7 +159,7 @@ def train_job(job):
     torch.set_num_threads(1)
     kind, name, data, settings = job
     torch.manual_seed(settings.seed)
-    rss_before = _peak_rss_mib()
+    rss_before = peak_rss_mib()
     tick = time.perf_counter()
     if kind == "nclaw":
         from surrolab.solvers.mpm.solver import MPMConfig, MPMSolver
@@ -189,7 +173,7 @@ def train_job(job):
         # the paper's schedule, our elastic rate (see NCLawTraining's docstring)
         training = NCLawTraining(epochs=settings.nclaw_epochs, lr_plastic=settings.nclaw_lr_plastic)
         losses = fit(solver, elastic, plastic, data, settings.dt, training)
-        weights = {"elastic": _arrays(elastic), "plastic": _arrays(plastic)}
+        weights = {"elastic": state_arrays(elastic), "plastic": state_arrays(plastic)}
         finite = [x for x in losses if np.isfinite(x)]
         log = {"first_loss": finite[0], "last_loss": finite[-1], "rejected_epochs": len(losses) - len(finite)}
     else:
@@ -205,10 +189,10 @@ def train_job(job):
         with tempfile.TemporaryDirectory() as out:
             row = train(model, None, windows, [], config, out, signature={"study": "nclaw_generalisation", "name": name},
                         hooks=model.training_hooks())
-        weights = {"constructor": model.constructor, "state_dict": _arrays(model)}
+        weights = {"constructor": model.constructor, "state_dict": state_arrays(model)}
         log = {"last_loss": row["train_loss"], "epochs": config.epochs, "steps": config.epochs * batches_per_epoch}
     return {"kind": kind, "name": name, "weights": weights, "seconds": time.perf_counter() - tick,
-            "rss_before_mib": rss_before, "rss_peak_mib": _peak_rss_mib(), **log}
+            "rss_before_mib": rss_before, "rss_peak_mib": peak_rss_mib(), **log}
 
 
 # -- evaluation -----------------------------------------------------------------------------------------------
@@ -220,8 +204,8 @@ def nclaw_rollout(trained: dict, law_names, case: str, settings: StudySettings) 
     laws = []
     for name in law_names:
         elastic, plastic = ElasticNetwork(2, stress_scale=settings.stress_scale), PlasticNetwork(2)
-        _load(elastic, trained[name]["elastic"])
-        _load(plastic, trained[name]["plastic"])
+        load_state_arrays(elastic, trained[name]["elastic"])
+        load_state_arrays(plastic, trained[name]["plastic"])
         laws.append(NeuralLaw(elastic=elastic, plastic=plastic, wave_speed_bound=materials()[name].wave_speed()))
     frames = [state["x"] for state in run_scene(laws, case, settings, settings.frame_every)]
     n_frames = steps_of(case, settings) // settings.frame_every + 1
@@ -234,22 +218,12 @@ def gns_rollout(trained: dict, truth: np.ndarray, types: np.ndarray, settings: S
 
     from surrolab.surrogates.gns import GNS, rollout
 
-    model = _load(GNS(**trained["constructor"]), trained["state_dict"]).eval()
+    model = load_state_arrays(GNS(**trained["constructor"]), trained["state_dict"]).eval()
     start = torch.as_tensor(truth[:settings.gns_history + 1], dtype=torch.float32).transpose(0, 1)
     types = torch.as_tensor(types, dtype=torch.long)
     with torch.no_grad():
         new = rollout(lambda window: model.predict(window, types), start, len(truth) - settings.gns_history - 1)
     return np.concatenate([truth[:settings.gns_history + 1], new.numpy()])
-
-
-def errors_mm(prediction: np.ndarray, truth: np.ndarray, first: int) -> dict:
-    """Mean particle distance in mm over frames first… and at the last; a rollout that diverged (NaN
-    frames) scores inf, with the first frame it lost."""
-    distance = np.linalg.norm(prediction[first:] - truth[first:], axis=-1).mean(axis=1) * 1e3
-    lost = np.flatnonzero(~np.isfinite(distance))
-    if lost.size:
-        return {"mean": float("inf"), "final": float("inf"), "diverged_at_frame": int(lost[0] + first)}
-    return {"mean": float(distance.mean()), "final": float(distance[-1])}
 
 
 def run(settings: StudySettings, jobs: int = 2, material_names=MATERIAL_NAMES) -> dict:
@@ -296,8 +270,8 @@ def report(result: dict, command: str) -> str:
     for r in result["rows"]:
         n, g = r["nclaw"], r["gns"]
         lines.append(f"| {r['material']} | {r['case']} | {r['particles']} | {r['frames']} | {n['mean']:.2f} | "
-                     f"{g['mean']:.2f} | {_ratio(g['mean'], n['mean'])} | {n['final']:.2f} | {g['final']:.2f} | "
-                     f"{_ratio(g['final'], n['final'])} |")
+                     f"{g['mean']:.2f} | {ratio(g['mean'], n['mean'])} | {n['final']:.2f} | {g['final']:.2f} | "
+                     f"{ratio(g['final'], n['final'])} |")
     lines += ["", "Training (each model in its own process, one torch thread; resident memory in MiB):", "",
               "| model | trained on | wall time (s) | peak RSS before training | peak RSS | first → last loss |",
               "|---|---|---|---|---|---|"]
@@ -308,10 +282,6 @@ def report(result: dict, command: str) -> str:
         lines.append(f"| {c['kind']} | {c['name']} | {c['seconds']:.0f} | {c['rss_before_mib']:.0f} | "
                      f"{c['rss_peak_mib']:.0f} | {loss} |")
     return "\n".join(lines) + "\n"
-
-
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}" if b > 0 and np.isfinite(a) and np.isfinite(b) else "n/a"
 
 
 def main(argv=None) -> None:
@@ -327,10 +297,7 @@ def main(argv=None) -> None:
     settings = dataclasses.replace(QUICK if args.quick else StudySettings(), nclaw_lr_plastic=args.lr_plastic)
     result = run(settings, args.jobs, tuple(args.materials))
     command = " ".join(["python -m surrolab.benchmarks.nclaw_generalisation"] + (argv if argv is not None else sys.argv[1:]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(result, command))
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    print(args.out.read_text())
+    write_results(args.out, report(result, command), result)
 
 
 if __name__ == "__main__":

@@ -147,7 +147,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 
 
 def model_from_checkpoint(payload: dict, description: DatasetDescription | None = None):
-    """Rebuild (model, normalizer) from a loaded checkpoint; check it fits `description` if given."""
+    """Rebuild (model, normalizer) from a loaded checkpoint; check it fits `description` if given. The
+    normalizer is None for a model that keeps its statistics itself (GNS, GIOROM)."""
     if description is not None:
         expected, found = dataset_signature(description), payload["dataset"]
         for key in ("channels", "parameters", "spatial_shape"):
@@ -158,6 +159,8 @@ def model_from_checkpoint(payload: dict, description: DatasetDescription | None 
 
     model = get_model_class(payload["model"])(**payload["constructor"])
     model.load_state_dict(payload["state_dict"])
+    if not payload["normalizer"]:  # a particle model: its statistics are its own buffers
+        return model.eval(), None
     normalizer = Normalizer(*(payload["normalizer"][k] for k in ("field_mean", "field_std", "parameter_mean",
                                                                    "parameter_std")))
     return model.eval(), normalizer

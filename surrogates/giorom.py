@@ -104,6 +104,7 @@ class GIOROM(nn.Module):
     operator 2 layers of 4 heads."""
 
     name = "giorom"
+    input_kind = "particles"
 
     def __init__(self, dim: int, n_types: int, radius: float, bounds, velocity_stats, acceleration_stats,
                  history: int = 5, latent: int = 128, n_layers: int = 2, type_embedding: int = 16,

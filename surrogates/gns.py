@@ -59,6 +59,7 @@ class GNS(nn.Module):
     """
 
     name = "gns"
+    input_kind = "particles"  # trained by `surrolab train` on particle datasets (`particle_run`)
 
     def __init__(self, dim: int, n_types: int, radius: float, bounds, velocity_stats, acceleration_stats,
                  history: int = 5, latent: int = 128, n_layers: int = 10, type_embedding: int = 16):

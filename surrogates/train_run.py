@@ -1,4 +1,5 @@
-"""Dataset file -> trained run: the one place that reads a dataset's splits and trains a grid model on them.
+"""Dataset file -> trained run: the one place that reads a dataset's splits and trains a model on them (a
+particle model on a particle dataset goes through `particle_run.train_particle_run`).
 
 `surrolab train` and the comparison scripts under benchmarks/ both call `train_run`, so a model trains the
 same way from the command line and in a study. It sits at the edge (files in, files out); the numerics
@@ -11,25 +12,37 @@ from pathlib import Path
 
 
 def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
-              lr: float = 1e-3, history: int = 2, seed: int = 0, device: str = "auto", hyper: dict | None = None,
+              lr: float = 1e-3, history: int | None = None, seed: int = 0, device: str = "auto", hyper: dict | None = None,
               curriculum: bool = False, warmup_epochs: int = 0, progress=None, announce=None) -> dict:
     """Build `model_name` for the dataset, train it on the training split and save the run in `out`.
 
     What `surrolab train` and the comparison scripts run: masks on mesh datasets, `model.training_hooks()` (CAPE's curriculum,
-    T1's spectral loss), windows unrolled as the hooks ask. Returns {"run", "n_parameters", "train_seconds"}.
+    T1's spectral loss), windows unrolled as the hooks ask. `history`: input frames (None: 2 for grid models,
+    the model's own default for particle models). Returns {"run", "n_parameters", "train_seconds"}.
     """
     import torch
 
     from surrolab.datasets import schema
     from surrolab.datasets.torch_data import FrameWindows
     from surrolab.errors import SurrolabError
+    from surrolab.registry import get_model_class
     from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
+    from surrolab.surrogates.particle_run import is_particle_model, train_particle_run
     from surrolab.surrogates.training import TrainConfig, train
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device,
                          warmup_epochs=warmup_epochs)
+    if is_particle_model(get_model_class(model_name)):
+        if curriculum:
+            raise SurrolabError(f"--curriculum is for grid models; {model_name} trains on one-step targets")
+        return train_particle_run(model_name, data, out, config, history=history, hyper=hyper, progress=progress,
+                                  announce=announce)
+    history = 2 if history is None else history
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)
+        if description.geometry_type == "particles":
+            raise SurrolabError(f"{data} is a particle dataset and {model_name} a grid model: train a particle "
+                                "model (gns, giorom)")
         train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
         if len(train_idx) == 0:
             raise SurrolabError(f"{data} has no training samples: generate more samples")

@@ -98,10 +98,15 @@ def cmd_train(args) -> None:
     from surrolab.registry import get_model_class
     from surrolab.surrogates.train_run import train_run
 
+    from surrolab.surrogates.particle_run import is_particle_model, particle_settings
+
     cls = get_model_class(args.model)
-    hyper_defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-                      if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
-                      and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
+    if is_particle_model(cls):
+        hyper_defaults = particle_settings(cls)
+    else:
+        hyper_defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                          if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
+                          and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
     hyper = _parse_settings(args.set, hyper_defaults, f"{args.model} model")
     bars = []
 
@@ -202,12 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup-epochs", type=int, default=0,
                    help="linear learning-rate warm-up over the first epochs, then the cosine (SineNet's schedule)")
-    p.add_argument("--history", type=int, default=2, help="input frames per prediction")
+    p.add_argument("--history", type=int, default=None,
+                   help="input frames per prediction (default: 2 for grid models, 5 for gns and giorom)")
     p.add_argument("--curriculum", action="store_true",
                    help="train from teacher forcing to fully autoregressive (CAPE's curriculum; on for cape)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model hyperparameters (modes=16, ...)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="model hyperparameters (modes=16, ...); particle models also radius=M (default 2.5 particle "
+                        "spacings), noise=M per frame (default 0.4 x the acceleration std), giorom fraction=F")
     p.set_defaults(func=cmd_train)
 
     for name, help_text in (("compare", "surrogates against the solver: error, speed-up, report"),

@@ -36,6 +36,8 @@ MODELS = {
     "unet": "surrolab.surrogates.unet:UNetSurrogate",
     "sinenet": "surrolab.surrogates.sinenet:SineNetSurrogate",
     "cape": "surrolab.surrogates.cape:CAPESurrogate",
+    "gns": "surrolab.surrogates.gns:GNS",  # particle models: trained on MPM datasets
+    "giorom": "surrolab.surrogates.giorom:GIOROM",
 }
 
 
