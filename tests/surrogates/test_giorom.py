@@ -132,3 +132,34 @@ def test_the_hooks_cut_each_window_to_its_sparse_subset():
     assert torch.isfinite(hooks.loss(net, batch, 0))
     with pytest.raises(ValueError, match="fraction"):
         net.training_hooks(fraction=0.0)
+
+
+def test_every_parameter_receives_a_gradient():
+    net, x = model(), history()
+    types = torch.tensor(np.arange(80) % 2)
+    net.acceleration(net(x, types, *edges(x))).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().max() > 0 for p in net.parameters())
+
+
+def test_learns_the_drag_law_on_sparse_subsets_in_the_one_training_loop(tmp_path, drag_trajectories):
+    from surrolab.datasets.particle_data import ParticleWindows
+    from surrolab.surrogates.training import TrainConfig, train
+
+    windows = ParticleWindows(drag_trajectories, [np.zeros(40)] * 4, history=3, noise_std=1e-5)
+    accelerations = torch.cat([windows[k]["target"] for k in range(len(windows))]).numpy()
+    velocities = np.concatenate([np.diff(t, axis=0).reshape(-1, 2) for t in drag_trajectories])
+    torch.manual_seed(0)
+    net = GIOROM(2, 1, radius=0.2, bounds=(np.zeros(2), np.ones(2)), history=3, latent=32, n_layers=1,
+                 grid_points=8, velocity_stats=(velocities.mean(0), velocities.std(0)),
+                 acceleration_stats=(accelerations.mean(0), accelerations.std(0)))
+    hooks = net.training_hooks(fraction=0.5, seed=0)
+    batch = net.training_hooks(fraction=0.5, seed=1).collate([windows[k] for k in range(len(windows))])
+    with torch.no_grad():
+        before = hooks.loss(net, batch, 0).item()
+    train(net, None, windows, [], TrainConfig(epochs=30, batch_size=8, learning_rate=3e-3, weight_decay=0.0),
+          tmp_path, signature={"problem": "drag"}, hooks=hooks)
+    with torch.no_grad():
+        after = hooks.loss(net, batch, 0).item()
+    # normalised MSE (1: predicting the mean) on subsets it did not train on: 0.99 -> 0.14 measured (GNS's
+    # schedule; GNS on all the particles reaches < 0.05 in tests/surrogates/test_gns.py)
+    assert before > 0.5 and after < 0.25 * before

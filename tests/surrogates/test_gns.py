@@ -67,22 +67,13 @@ def test_every_parameter_receives_a_gradient():
     assert all(p.grad is not None and p.grad.abs().max() > 0 for p in net.parameters())
 
 
-def test_trains_in_the_one_training_loop_and_reloads_from_its_checkpoint(tmp_path):
-    # particles falling with linear drag (a = g − k v per frame²): the acceleration is a function of the last
-    # velocity, which the trained GNS must recover from its noisy history; the checkpoint rebuilds the model
+def test_trains_in_the_one_training_loop_and_reloads_from_its_checkpoint(tmp_path, drag_trajectories):
+    # the trained GNS recovers the drag law from noisy histories; the checkpoint rebuilds the model
     from surrolab.datasets.particle_data import ParticleWindows
     from surrolab.surrogates.base import load_checkpoint
     from surrolab.surrogates.training import TrainConfig, train
 
-    rng = np.random.default_rng(0)
-    trajectories = []
-    for _ in range(4):
-        x, v = rng.uniform(0.3, 0.7, (40, 2)), rng.normal(scale=0.01, size=(40, 2))
-        frames = [x]
-        for _ in range(20):
-            v = v + np.array([0.0, -1e-3]) - 0.1 * v
-            frames.append(frames[-1] + v)
-        trajectories.append(np.stack(frames))
+    trajectories = drag_trajectories
     windows = ParticleWindows(trajectories, [np.zeros(40)] * 4, history=3, noise_std=1e-5)
     accelerations = torch.cat([windows[k]["target"] for k in range(len(windows))]).numpy()
     velocities = np.concatenate([np.diff(t, axis=0).reshape(-1, 2) for t in trajectories])
