@@ -141,17 +141,13 @@ def test_every_parameter_receives_a_gradient():
     assert all(p.grad is not None and p.grad.abs().max() > 0 for p in net.parameters())
 
 
-def test_learns_the_drag_law_on_sparse_subsets_in_the_one_training_loop(tmp_path, drag_trajectories):
-    from surrolab.datasets.particle_data import ParticleWindows
+def test_learns_the_drag_law_on_sparse_subsets_in_the_one_training_loop(tmp_path, drag_windows):
     from surrolab.surrogates.training import TrainConfig, train
 
-    windows = ParticleWindows(drag_trajectories, [np.zeros(40)] * 4, history=3, noise_std=1e-5)
-    accelerations = torch.cat([windows[k]["target"] for k in range(len(windows))]).numpy()
-    velocities = np.concatenate([np.diff(t, axis=0).reshape(-1, 2) for t in drag_trajectories])
+    windows, velocity_stats, acceleration_stats = drag_windows
     torch.manual_seed(0)
     net = GIOROM(2, 1, radius=0.2, bounds=(np.zeros(2), np.ones(2)), history=3, latent=32, n_layers=1,
-                 grid_points=8, velocity_stats=(velocities.mean(0), velocities.std(0)),
-                 acceleration_stats=(accelerations.mean(0), accelerations.std(0)))
+                 grid_points=8, velocity_stats=velocity_stats, acceleration_stats=acceleration_stats)
     hooks = net.training_hooks(fraction=0.5, seed=0)
     batch = net.training_hooks(fraction=0.5, seed=1).collate([windows[k] for k in range(len(windows))])
     with torch.no_grad():

@@ -67,20 +67,15 @@ def test_every_parameter_receives_a_gradient():
     assert all(p.grad is not None and p.grad.abs().max() > 0 for p in net.parameters())
 
 
-def test_trains_in_the_one_training_loop_and_reloads_from_its_checkpoint(tmp_path, drag_trajectories):
+def test_trains_in_the_one_training_loop_and_reloads_from_its_checkpoint(tmp_path, drag_windows):
     # the trained GNS recovers the drag law from noisy histories; the checkpoint rebuilds the model
-    from surrolab.datasets.particle_data import ParticleWindows
     from surrolab.surrogates.base import load_checkpoint
     from surrolab.surrogates.training import TrainConfig, train
 
-    trajectories = drag_trajectories
-    windows = ParticleWindows(trajectories, [np.zeros(40)] * 4, history=3, noise_std=1e-5)
-    accelerations = torch.cat([windows[k]["target"] for k in range(len(windows))]).numpy()
-    velocities = np.concatenate([np.diff(t, axis=0).reshape(-1, 2) for t in trajectories])
+    windows, velocity_stats, acceleration_stats = drag_windows
     torch.manual_seed(0)
     net = GNS(2, 1, radius=0.08, bounds=(np.zeros(2), np.ones(2)), history=3, latent=32, n_layers=2,
-              velocity_stats=(velocities.mean(0), velocities.std(0)),
-              acceleration_stats=(accelerations.mean(0), accelerations.std(0)))
+              velocity_stats=velocity_stats, acceleration_stats=acceleration_stats)
     hooks = net.training_hooks()
     batch = hooks.collate([windows[k] for k in range(len(windows))])
     with torch.no_grad():
