@@ -41,9 +41,12 @@ def particle_settings(cls) -> dict:
     signature = inspect.signature(cls.__init__).parameters.items()
     settings = {k: p.default for k, p in signature if k not in DATASET_ARGUMENTS and p.default is not p.empty
                 and isinstance(p.default, (int, float, str))}
-    return {**settings, **PARTICLE_SETTINGS, **(SPARSE_SETTINGS if hasattr(cls, "training_hooks") and
-                                                 "fraction" in inspect.signature(cls.training_hooks).parameters
-                                                 else {})}
+    return {**settings, **PARTICLE_SETTINGS, **(SPARSE_SETTINGS if trains_on_subsets(cls) else {})}
+
+
+def trains_on_subsets(cls) -> bool:
+    """GIOROM's hooks cut each window to a sparse share of its particles; GNS's take them all."""
+    return "fraction" in inspect.signature(cls.training_hooks).parameters
 
 
 def read_trajectories(f, samples) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -116,7 +119,7 @@ def train_particle_run(model_name: str, data: str | Path, out: str | Path, confi
         val_positions, val_types = read_trajectories(f, val_idx)
         arguments = particle_model_arguments(f, description, train_positions)
     spacing = arguments.pop("spacing")
-    sparse = {k: hyper.pop(k, v) for k, v in SPARSE_SETTINGS.items()} if "fraction" in allowed else {}
+    sparse = {k: hyper.pop(k, v) for k, v in SPARSE_SETTINGS.items()} if trains_on_subsets(cls) else {}
     fraction = float(sparse.get("fraction", 1.0))
     if not 0 < fraction <= 1:
         raise SurrolabError(f"fraction={fraction!r} is not allowed: a share of the particles in (0, 1]")
