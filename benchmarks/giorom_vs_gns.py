@@ -103,12 +103,13 @@ def read_split(path: Path, split: str) -> list[np.ndarray]:
 def read_samples(path: Path, split: str) -> list[tuple[np.ndarray, float]]:
     """The positions (T, N, 2) of the split's samples and the seconds the MPM solver took for each."""
     from surrolab.datasets import schema
+    from surrolab.surrogates.particle_run import read_trajectories
 
     with schema.open_dataset(path) as f:
-        description = schema.read_description(f)
-        wall_time = f["samples/wall_time"][()]
-        return [(schema.read_particle_fields(f, description, int(i), ["position"])["position"].astype(np.float64),
-                 float(wall_time[int(i)])) for i in schema.read_split(f, split)]
+        samples = schema.read_split(f, split)
+        positions, _ = read_trajectories(f, samples)
+        wall_time = f["samples/wall_time"][()][samples]
+    return [(p.astype(np.float64), float(t)) for p, t in zip(positions, wall_time)]
 
 
 def statistics(trajectories: list[np.ndarray], frame_interval: float):
@@ -215,7 +216,7 @@ def rollouts(gns, giorom, interpolation, truth: np.ndarray, settings: StudySetti
     types = torch.zeros(truth.shape[1], dtype=torch.long)
     sparse = sparse_subset(truth[h], math.ceil(settings.fraction * truth.shape[1]), "fps",
                            np.random.default_rng(settings.seed))
-    sparse_types = types[:len(sparse)]
+    sparse_types = types[torch.as_tensor(sparse, dtype=torch.long)]
     with torch.no_grad():
         tick = time.perf_counter()
         gns_frames = rollout(lambda w: gns.predict(w, types), window, steps)

@@ -11,6 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def model_settings(cls) -> dict:
+    """The hyperparameters `cls` takes as `--set` keys, with the defaults that type them: a grid model's
+    keyword-only constructor arguments other than the shapes the dataset gives, a particle model's
+    `particle_run.particle_settings`."""
+    import inspect
+
+    from surrolab.surrogates.particle_run import is_particle_model, particle_settings
+
+    if is_particle_model(cls):
+        return particle_settings(cls)
+    return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
+            and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
+
+
 def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
               lr: float = 1e-3, history: int | None = None, seed: int = 0, device: str = "auto", hyper: dict | None = None,
               curriculum: bool = False, warmup_epochs: int = 0, progress=None, announce=None) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import os
 import sys
 from pathlib import Path
@@ -96,18 +95,9 @@ def cmd_train(args) -> None:
     from tqdm import tqdm
 
     from surrolab.registry import get_model_class
-    from surrolab.surrogates.train_run import train_run
+    from surrolab.surrogates.train_run import model_settings, train_run
 
-    from surrolab.surrogates.particle_run import is_particle_model, particle_settings
-
-    cls = get_model_class(args.model)
-    if is_particle_model(cls):
-        hyper_defaults = particle_settings(cls)
-    else:
-        hyper_defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
-                          if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
-                          and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
-    hyper = _parse_settings(args.set, hyper_defaults, f"{args.model} model")
+    hyper = _parse_settings(args.set, model_settings(get_model_class(args.model)), f"{args.model} model")
     bars = []
 
     def announce(n_params, n_train, n_val):
