@@ -90,9 +90,11 @@ def solve_sample(problem: Problem, config, seed: int, index: int, fixed: dict[st
 
 def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *, seed: int = 0,
              splits: SplitSpec = SplitSpec(), progress: Progress | None = None, comm=None,
-             vary: tuple[str, ...] | None = None) -> Path | None:
+             vary: tuple[str, ...] | None = None, warn: Callable[[str], None] | None = None) -> Path | None:
     """Generate (or resume) `n_samples` samples into `out`. Returns the path on the assembling rank.
-    `vary`: draw only these parameters, the others at their defaults (`fixed_parameters`)."""
+    `vary`: draw only these parameters, the others at their defaults (`fixed_parameters`). `warn` receives
+    one line for each sample solved here whose discretisation does not resolve it
+    (`Problem.resolution_warning`)."""
     check_positive_int("samples", n_samples)
     fixed = fixed_parameters(problem, vary)
     out = Path(out)
@@ -109,7 +111,11 @@ def generate(problem: Problem, config, n_samples: int, out: str | os.PathLike, *
     for i in range(rank, n_samples, size):
         part = parts / _part_name(i)
         if not part.exists():
-            _write_part(part, solve_sample(problem, config, seed, i, fixed))
+            sample = solve_sample(problem, config, seed, i, fixed)
+            _write_part(part, sample)
+            message = problem.resolution_warning(config, sample.diagnostics)
+            if message is not None and warn is not None:
+                warn(f"sample {i}: {message}")
         if progress is not None and rank == 0:  # counts every rank's finished parts
             progress(sum((parts / _part_name(j)).exists() for j in range(n_samples)), n_samples)
     if comm is not None:

@@ -153,6 +153,12 @@ class Problem(ABC):
         """One-time work before a run of solves (compiling kernels), so that it is not counted in the first
         sample's wall time; the default does nothing."""
 
+    def resolution_warning(self, config, diagnostics: dict[str, float]) -> str | None:
+        """One line when a solved sample's diagnostics say the discretisation does not resolve it (e.g. a
+        cell Reynolds number beyond what plain Galerkin handles), else None; generation prints it. The
+        default has nothing to say."""
+        return None
+
     def check_config(self, config) -> None:
         if not isinstance(config, self.Config):
             raise SurrolabError(f"problem {self.name!r} needs a {self.Config.__name__}, got {type(config).__name__}")

@@ -83,8 +83,11 @@ def cmd_generate(args) -> None:
             bars.append(tqdm(total=total, desc=f"generate {args.problem}", unit="sample"))
         bars[0].update(done - bars[0].n)
 
+    def warn(line: str) -> None:  # one line on stderr, above the bar
+        tqdm.write(f"surrolab generate: warning: {line}", file=sys.stderr)
+
     path = generate(problem, config, args.samples, out, seed=args.seed, splits=splits, progress=progress, comm=comm,
-                    vary=tuple(args.vary) if args.vary else None)
+                    vary=tuple(args.vary) if args.vary else None, warn=warn)
     for bar in bars:
         bar.close()
     if path is not None:

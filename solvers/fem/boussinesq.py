@@ -98,6 +98,7 @@ from petsc4py import PETSc
 
 from surrolab.errors import SurrolabError, check_positive_number
 from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, VelocityBC, rollout
+from surrolab.solvers.fem.stabilization import CellNumber, element_length, speed, supg_tau
 
 ScalarSource = Callable[[ufl.SpatialCoordinate, dolfinx.fem.Constant], ufl.core.expr.Expr]
 ScalarData = Callable[[np.ndarray], np.ndarray]  # points (3, N) -> values (N,)
@@ -174,9 +175,7 @@ class ScalarTransport:
              + kappa * ufl.dot(ufl.grad(c), ufl.grad(v))) * ufl.dx
         rhs = (history + s) * v * ufl.dx
         if stabilization == "supg":
-            h = ufl.CellDiameter(mesh)
-            speed = ufl.sqrt(ufl.dot(w, w))
-            tau = 1.0 / ufl.sqrt((2.0 * speed / h) ** 2 + (12.0 * kappa / h**2) ** 2)
+            tau = supg_tau(speed(w), kappa, element_length(mesh, 1))  # `stabilization.py`
             streamline = tau * ufl.dot(w, ufl.grad(v))
             dx = ufl.dx(metadata={"quadrature_degree": 4})  # τ is not a polynomial
             a += (self._a0 * c + ufl.dot(w, ufl.grad(c)) - kappa * ufl.div(ufl.grad(c))) * streamline * dx
@@ -318,11 +317,12 @@ class BoussinesqState:
     previous_velocity: np.ndarray | None = None
     previous_scalar: np.ndarray | None = None
     n_steps: int = 0
+    stabilized: bool = False  # the flow's SUPG/grad-div (`FlowState.stabilized`)
 
     @property
     def flow(self) -> FlowState:
         return FlowState(t=self.t, velocity=self.velocity, pressure=self.pressure,
-                         previous_velocity=self.previous_velocity, n_steps=self.n_steps)
+                         previous_velocity=self.previous_velocity, n_steps=self.n_steps, stabilized=self.stabilized)
 
     @property
     def transported(self) -> ScalarState:
@@ -344,7 +344,7 @@ class BoussinesqSolver:
     def __init__(self, mesh: dolfinx.mesh.Mesh, boundary_conditions: Sequence[VelocityBC], *, viscosity: float,
                  diffusivity: float, buoyancy: float, dt: float, density: float = 1.0,
                  source: ScalarSource | None = None, stabilization: str = "supg", split_buoyancy: bool = True,
-                 linear_solver: str = "lu"):
+                 linear_solver: str = "lu", flow_stabilization: str = "auto"):
         self.buoyancy = _finite("buoyancy", buoyancy)  # β < 0: a heavy scalar that sinks
         self.mesh, self.comm, self.dt = mesh, mesh.comm, float(dt)
         # the scalar's space exists before the flow's forms, which read the extrapolated scalar c*
@@ -361,7 +361,8 @@ class BoussinesqSolver:
         else:
             body_force = buoyancy_force
         self.flow = NavierStokesSolver(mesh, boundary_conditions, viscosity=viscosity, density=density, dt=dt,
-                                       body_force=lambda x, t: body_force, linear_solver=linear_solver)
+                                       body_force=lambda x, t: body_force, linear_solver=linear_solver,
+                                       stabilization=flow_stabilization)
         if not self.flow.enclosed:
             raise SurrolabError("the Boussinesq solver needs an enclosed flow (velocity walls on all of ∂Ω): the "
                                 "scalar's no-flux condition holds only where u·n = 0")
@@ -376,6 +377,7 @@ class BoussinesqSolver:
         self._pressure_mean = dolfinx.fem.form(self._pressure * ufl.dx)
         scalar_map = self.transport.space.dofmap.index_map
         self.extra_dofs = scalar_map.size_global
+        self._cell_number = CellNumber(self.flow.velocity_space)
 
     # the flow families' interface
     @property
@@ -418,7 +420,7 @@ class BoussinesqSolver:
         transported = self.transport.step(state.transported, flow.velocity)
         return BoussinesqState(t=flow.t, velocity=flow.velocity, pressure=pressure, scalar=transported.scalar,
                                previous_velocity=state.velocity, previous_scalar=state.scalar,
-                               n_steps=state.n_steps + 1)
+                               n_steps=state.n_steps + 1, stabilized=flow.stabilized)
 
     def rollout(self, state: BoussinesqState, n_steps: int, save_every: int = 1) -> list[BoussinesqState]:
         """The states at steps 0, save_every, 2 save_every, ..., n_steps (the given state first)."""
@@ -429,6 +431,14 @@ class BoussinesqSolver:
         (`scalar_mass`) and its source rate ∫s_h(t) (`source_rate`)."""
         return {**self.flow.diagnostics(state.flow), "scalar_mass": self.transport.mass(state.scalar),
                 "source_rate": self.transport.source_rate(state.t)}
+
+    def cell_reynolds(self, state: BoussinesqState) -> float:
+        """The flow's max_K |u|_K h_K / ν (`NavierStokesSolver.cell_reynolds`)."""
+        return self.flow.cell_reynolds(state.flow)
+
+    def cell_peclet(self, state: BoussinesqState) -> float:
+        """The scalar's max_K |u|_K h_K / κ; Galerkin P1 is free of wiggles below 2 (|u|h/(2κ) < 1)."""
+        return self._cell_number(state.velocity, self.transport.diffusivity)
 
     def functions(self, state: BoussinesqState) -> tuple[dolfinx.fem.Function, ...]:
         """New dolfinx Functions (u_h, p_h, c_h) holding the state."""

@@ -25,7 +25,11 @@ Diagnostics per sample (the issue asks for divergence and mass balance on every 
 `relative_divergence`, max over frames of ‖∇·u_h‖_L2 / ‖∇u_h‖_L2 (Taylor–Hood is divergence-free only
 weakly); `boundary_mass_flux`, max over frames of |∫_∂Ω u_h·n ds| / Q, the net mass imbalance through the
 whole boundary relative to the throughput Q = ∫_∂Ω |u_h·n| ds (for an enclosed flow Q is ~0 and the
-absolute value is stored; see `_MassBalance`); `n_dofs` (Taylor–Hood unknowns); `n_time_steps`; `reynolds`.
+absolute value is stored; see `_MassBalance`); `n_dofs` (Taylor–Hood unknowns); `n_time_steps`; `reynolds`;
+`cell_reynolds`, max over frames and cells of |u|_K h_K / ν, the measure of how well the mesh resolves the
+flow; `stabilized`, 1 when the solver's SUPG/grad-div was on (from the first step past its cell Reynolds
+limit, `navier_stokes.py`), else 0. With `stabilization=none` a sample past that limit makes generation
+print a one-line warning (`resolution_warning`).
 """
 from __future__ import annotations
 
@@ -44,7 +48,8 @@ from mpi4py import MPI
 
 from surrolab.errors import SurrolabError, check_positive_int, check_positive_number
 from surrolab.meshes.geometries import MeshedDomain
-from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, VelocityBC
+from surrolab.solvers.fem.navier_stokes import CELL_REYNOLDS_LIMIT, FlowState, NavierStokesSolver, VelocityBC
+from surrolab.solvers.fem.stabilization import STABILIZATIONS
 from surrolab.solvers.problem import FrameSchedule, Problem
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
 
@@ -61,16 +66,21 @@ class FlowConfig(FrameSchedule):
     """Numerical settings shared by the flow families; frames and Δt follow `FrameSchedule` (t = 0 is rest).
 
     `h` is the gmsh mesh size (m), `grid_resolution` the number of grid cells per metre of the grid the
-    writer interpolates onto, `ramp_time` (s) the start-up of the driven boundaries (module docstring).
+    writer interpolates onto, `ramp_time` (s) the start-up of the driven boundaries (module docstring),
+    `stabilization` the flow solver's SUPG/grad-div switch (`auto`, `supg` or `none`; `navier_stokes.py`).
     Families subclass it to set their own defaults.
     """
 
     h: float = 0.05
     grid_resolution: int = 64
     ramp_time: float = 0.5
+    stabilization: str = "auto"
 
     def __post_init__(self):
         super().__post_init__()
+        if self.stabilization not in STABILIZATIONS:
+            raise SurrolabError(f"stabilization={self.stabilization!r} is not allowed; choose one of "
+                                f"{', '.join(STABILIZATIONS)}")
         check_positive_number("h", self.h)
         # 1 cell per metre is enough for the 32 m smoke box (33² nodes); `grid` keeps >= 2 cells per axis
         check_positive_int("grid_resolution", self.grid_resolution, minimum=1)
@@ -136,7 +146,8 @@ class FlowFamily(Problem):
 
     def make_solver(self, domain: MeshedDomain, config, params: dict[str, float]) -> NavierStokesSolver:
         return NavierStokesSolver(domain.mesh, self.velocity_conditions(domain, config, params),
-                                  viscosity=params["viscosity"], density=params["density"], dt=config.dt)
+                                  viscosity=params["viscosity"], density=params["density"], dt=config.dt,
+                                  stabilization=config.stabilization)
 
     def vertex_sampler(self, solver) -> Callable[[FlowState], dict[str, np.ndarray]]:
         """state -> the stored fields at the geometry nodes: velocity (N, 2), pressure (N,)."""
@@ -155,13 +166,15 @@ class FlowFamily(Problem):
 
         state = solver.initial_state()
         frames: list[dict[str, np.ndarray]] = []
-        divergence, flux = 0.0, 0.0
+        divergence, flux, cells = 0.0, 0.0, {}
         for frame in range(config.n_frames):
             if frame > 0:
                 for _ in range(config.substeps):
                     state = solver.step(state)
                 ratio, imbalance = balance(state)
                 divergence, flux = max(divergence, ratio), max(flux, imbalance)
+                for name, value in self.cell_numbers(solver, state).items():
+                    cells[name] = max(cells.get(name, 0.0), value)
             frames.append(sample(state))
         index_map = solver.mixed_space.dofmap.index_map
         n_dofs = index_map.size_global * solver.mixed_space.dofmap.index_map_bs
@@ -169,13 +182,29 @@ class FlowFamily(Problem):
         trajectory = Trajectory(times=config.times, fields=fields, geometry=domain.mesh_geometry(),
                                 diagnostics={"relative_divergence": divergence, "boundary_mass_flux": flux,
                                              "n_dofs": float(n_dofs + getattr(solver, "extra_dofs", 0)),
-                                             "n_time_steps": float(state.n_steps), "reynolds": self.reynolds(params)})
+                                             "n_time_steps": float(state.n_steps), "reynolds": self.reynolds(params),
+                                             **cells, "stabilized": float(state.stabilized)})
         trajectory.diagnostics.update(self.extra_diagnostics(config, params, trajectory))
         return trajectory
 
     def extra_diagnostics(self, config, params: dict[str, float], trajectory: Trajectory) -> dict[str, float]:
         """A family's own per-sample checks (e.g. `smoke`'s scalar balance), merged over the shared ones."""
         return {}
+
+    def cell_numbers(self, solver, state) -> dict[str, float]:
+        """The state's largest cell numbers, recorded per sample as their maximum over the frames:
+        `cell_reynolds` max_K |u|_K h_K / ν (`smoke` adds the scalar's `cell_peclet`)."""
+        return {"cell_reynolds": solver.cell_reynolds(state)}
+
+    def resolution_warning(self, config, diagnostics: dict[str, float]) -> str | None:
+        """A one-line warning when a sample's cell numbers exceed what the chosen discretisation resolves:
+        plain Galerkin (`stabilization=none`) beyond the limit at which `auto` would stabilise."""
+        cell_reynolds = diagnostics.get("cell_reynolds", 0.0)
+        if config.stabilization == "none" and cell_reynolds > CELL_REYNOLDS_LIMIT:
+            return (f"cell Reynolds number {cell_reynolds:.3g} exceeds {CELL_REYNOLDS_LIMIT:g}, beyond which plain "
+                    f"Galerkin (stabilization=none) makes spurious wiggles and dynamics; refine h or use "
+                    f"stabilization=auto")
+        return None
 
     def coarsen(self, config, factor: int):
         """h × factor and substeps / factor: mesh and Δt both coarsen by `factor`, the frame times stay."""

@@ -20,6 +20,11 @@ function equal to e_k at the nodes on S and 0 at all others. The error is that o
 (O(h⁴) for Taylor–Hood on smooth domains), against O(h²) for the surface integral of σn, which needs
 ∇u_h and p_h on the boundary. `surface_forces` gives that surface integral as an independent check.
 
+Stabilisation: a state that the solver computed with SUPG and grad-div (`state.stabilized`) zeroes the
+residual with those terms added, so R then includes them (with w = u_h and the same τ_K, γ_K; they are
+consistent, so they vanish as h → 0), and the value again does not depend on the extension of v_k. A body
+force f of the solver enters as −(f, v).
+
 Time derivative: ∂u/∂t is taken as (uⁿ − uⁿ⁻¹)/Δt from `state.velocity` and `state.previous_velocity`
 (zero when there is no previous velocity, and zero at a steady state, where the form is exact). The
 solver's BDF2 step would need uⁿ⁻² as well; the first-order difference leaves an O(Δt) error in the
@@ -39,7 +44,8 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from surrolab.errors import SurrolabError
-from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, evaluate
+from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, evaluate, stabilization_terms
+from surrolab.solvers.fem.stabilization import element_length
 
 
 class BoundaryForces:
@@ -75,11 +81,21 @@ class BoundaryForces:
             v.x.array[space.dofmap.bs * blocks + k] = 1.0
             v.x.scatter_forward()
             self._test_functions.append(v)
-        self._residual_forms = [dolfinx.fem.form(
-            (rho * self._inverse_dt * ufl.inner(u - self._u_previous, v)
-             + rho * (ufl.inner(ufl.dot(ufl.grad(u), u), v) + 0.5 * ufl.div(u) * ufl.inner(u, v))
-             + mu * ufl.inner(ufl.grad(u), ufl.grad(v)) - p * ufl.div(v)) * ufl.dx)
-            for v in self._test_functions]
+        residuals = [(rho * self._inverse_dt * ufl.inner(u - self._u_previous, v)
+                      + rho * (ufl.inner(ufl.dot(ufl.grad(u), u), v) + 0.5 * ufl.div(u) * ufl.inner(u, v))
+                      + mu * ufl.inner(ufl.grad(u), ufl.grad(v)) - p * ufl.div(v)) * ufl.dx
+                     for v in self._test_functions]
+        if solver.body_force is not None:
+            residuals = [r - ufl.inner(solver.body_force, v) * ufl.dx for r, v in zip(residuals, self._test_functions)]
+        self._residual_forms = {False: [dolfinx.fem.form(r) for r in residuals]}
+        if solver.stabilization != "none":  # a stabilised solution zeroes the stabilised residual
+            stabilized = []
+            for r, v in zip(residuals, self._test_functions):
+                left, right = stabilization_terms(
+                    u, u, p, v, rho, mu, element_length(mesh, 2), force=solver.body_force,
+                    unsteady=(rho * self._inverse_dt * u, rho * self._inverse_dt * self._u_previous))
+                stabilized.append(dolfinx.fem.form(r + left - right))
+            self._residual_forms[True] = stabilized
 
         # surface integral of −σn over the tagged facets, n the fluid's outward normal
         tags = dolfinx.mesh.meshtags(mesh, fdim, facets, np.ones(facets.size, dtype=np.int32))
@@ -104,7 +120,7 @@ class BoundaryForces:
     def volume_forces(self, state: FlowState, *, time_derivative: bool = True) -> np.ndarray:
         """(F_x, F_y) = −R(u_h, p_h; e_k-extension), the accurate one (module docstring)."""
         self._load(state, time_derivative)
-        return -np.array([self._sum(form) for form in self._residual_forms])
+        return -np.array([self._sum(form) for form in self._residual_forms[state.stabilized]])
 
     def surface_forces(self, state: FlowState) -> np.ndarray:
         """(F_x, F_y) = −∫_S σ(u_h, p_h) n ds: first order less accurate, for cross-checking."""

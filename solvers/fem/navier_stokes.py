@@ -52,6 +52,28 @@ rotational form) and needs Δt small against the boundary layer it creates (Guer
 6011–6045). The monolithic step costs one saddle-point solve instead of three SPD ones, which a sparse LU
 does here in 30 ms at 32×32 cells (9.5k unknowns) and 0.2 s at 64×64 (37.5k).
 
+Stabilisation where the mesh under-resolves convection (`stabilization=`, `stabilization.py` for τ and γ):
+plain Galerkin is accurate while the cell Reynolds number Re_K = |u|_K h_K / ν stays moderate; beyond, it
+makes node-to-node wiggles and, worse for a data generator, spurious dynamics: the Re = 1000 cavity on a
+64² mesh (Re_K ≈ 22 with the lid speed and the diagonal) never becomes steady with Δt = 0.5 or 0.1, while the
+physical flow is steady up to Re ≈ 8000. Two consistent terms (zero for the exact solution, so the orders
+above stand) are added cell by cell:
+
+    + Σ_K (R_M, τ_K (u*·∇)v)_K        SUPG (Brooks & Hughes 1982) with the full strong residual
+                                      R_M = ρ(a₀uⁿ⁺¹ − b₁uⁿ − b₂uⁿ⁻¹) + ρ(u*·∇)uⁿ⁺¹ − μΔuⁿ⁺¹ + ∇pⁿ⁺¹ − fⁿ⁺¹,
+    + Σ_K ργ_K (∇·uⁿ⁺¹, ∇·v)_K        grad-div,
+
+τ_K = ((2|u*|/ℓ_K)² + (12ν/ℓ_K²)²)^(−1/2) and γ_K = ℓ_K²/(4τ_K) with ℓ_K = h_K/2 (the P2 nodes' spacing), τ
+without 1/Δt so the steady states of the march are those of the steady solver (`navier_stokes_steady.py`).
+Both use the extrapolated u*, so the step stays one linear solve. This is the SUPG + grad-div method analysed
+for inf-sup stable pairs by Gelhard, Lube, Olshanskii & Starcke (J. Comput. Appl. Math. 177 (2005) 243–267);
+PSPG is not added: Taylor–Hood needs no pressure stabilisation, and its q-test term would break the exact
+(∇·u_h, q) = 0 that the mass-balance diagnostics and the Boussinesq scalar's conservation rely on.
+`"none"` is plain Galerkin; `"supg"` always stabilises; `"auto"` (default) starts as Galerkin and turns both
+terms on, for that step and all later ones (the state carries the flag), at the first step whose advecting
+velocity has max_K Re_K > `cell_reynolds_limit` (default `CELL_REYNOLDS_LIMIT`), so a mesh that resolves the
+flow gives exactly the Galerkin results. `cell_reynolds(state)` reports max_K Re_K, which the datasets record.
+
 Linear algebra: the matrix changes every step (u* does), so it is reassembled into the same sparsity and
 solved by
 * `linear_solver="lu"` (default): MUMPS LU of the whole saddle-point matrix (PETSc's own LU when MUMPS is
@@ -98,6 +120,8 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from surrolab.errors import SurrolabError, check_positive_int
+from surrolab.solvers.fem.stabilization import (STABILIZATIONS, CellNumber, element_length, grad_div_parameter,
+                                                speed, supg_tau)
 
 Locator = Callable[[np.ndarray], np.ndarray]  # points (3, N) -> bool (N,)
 VelocityData = Callable[[np.ndarray, float], np.ndarray]  # points (3, N), t -> values (gdim, N)
@@ -198,6 +222,7 @@ class FlowState:
     pressure: np.ndarray
     previous_velocity: np.ndarray | None = None
     n_steps: int = 0
+    stabilized: bool = False  # SUPG and grad-div were on for the step that made this state (and stay on)
 
 
 @dataclass(frozen=True)
@@ -223,6 +248,38 @@ def rollout(step: Callable, state, n_steps: int, save_every: int = 1) -> list:
     return states
 
 
+# -- the forms ------------------------------------------------------------------------------------
+CELL_REYNOLDS_LIMIT = 10.0
+"""`stabilization="auto"` turns SUPG and grad-div on once max_K |u*|_K h_K / ν exceeds this (module docstring)."""
+
+
+def galerkin_terms(w, u, p, v, q, rho, mu, enclosed: bool) -> ufl.core.expr.Expr:
+    """The integrand of ρ c(w; u, v) + μ(∇u, ∇v) − (p, ∇·v) − (q, ∇·u), the advection skew-symmetric for an
+    enclosed flow and convective otherwise (module docstring). Shared by the time step and the steady solver."""
+    advection = ufl.inner(ufl.dot(ufl.grad(u), w), v)
+    if enclosed:  # skew-symmetric (Temam): c(w; v, v) = 0 exactly
+        advection += 0.5 * ufl.div(w) * ufl.inner(u, v)
+    return rho * advection + mu * ufl.inner(ufl.grad(u), ufl.grad(v)) - p * ufl.div(v) - q * ufl.div(u)
+
+
+def stabilization_terms(w, u, p, v, rho, mu, length, *, unsteady=None, force=None) -> tuple:
+    """SUPG and grad-div (module docstring): (left, right) integrals, left − right = Σ_K (R_M, τ_K (w·∇)v)_K
+    + Σ_K ρ γ_K (∇·u, ∇·v)_K with the strong momentum residual R_M = ρ∂_t u + ρ(w·∇)u − μΔu + ∇p − f.
+
+    `unsteady` = (the part of ρ∂_t u that holds u, the part that holds the old levels), None for a steady
+    problem; `force` f or None; `right` is None when there is neither. τ and γ are functions of w, so quadrature
+    is fixed at degree 4."""
+    tau = supg_tau(speed(w), mu / rho, length)
+    streamline = tau * ufl.dot(ufl.grad(v), w)  # τ_K (w·∇)v
+    residual = rho * ufl.dot(ufl.grad(u), w) - mu * ufl.div(ufl.grad(u)) + ufl.grad(p)
+    data = [term for term in (unsteady and unsteady[1], force) if term is not None]
+    if unsteady is not None:
+        residual = residual + unsteady[0]
+    dx = ufl.dx(metadata={"quadrature_degree": 4})
+    left = (ufl.inner(residual, streamline) + rho * grad_div_parameter(tau, length) * ufl.div(u) * ufl.div(v)) * dx
+    return left, (ufl.inner(sum(data[1:], data[0]), streamline) * dx if data else None)
+
+
 # -- the solver -----------------------------------------------------------------------------------
 class NavierStokesSolver:
     """Taylor–Hood P2–P1 with linearly implicit BDF2 (module docstring for the equations and orders).
@@ -237,12 +294,17 @@ class NavierStokesSolver:
 
     def __init__(self, mesh: dolfinx.mesh.Mesh, boundary_conditions: Sequence[VelocityBC], *, viscosity: float,
                  dt: float, density: float = 1.0, body_force: BodyForce | None = None,
-                 enclosed: bool | None = None, linear_solver: str = "lu"):
-        for name, value in (("viscosity", viscosity), ("density", density), ("dt", dt)):
+                 enclosed: bool | None = None, linear_solver: str = "lu", stabilization: str = "auto",
+                 cell_reynolds_limit: float = CELL_REYNOLDS_LIMIT):
+        for name, value in (("viscosity", viscosity), ("density", density), ("dt", dt),
+                            ("cell_reynolds_limit", cell_reynolds_limit)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise SurrolabError(f"{name}={value!r} is not allowed: it must be a finite number > 0")
         if linear_solver not in ("lu", "fieldsplit"):
             raise SurrolabError(f"linear_solver={linear_solver!r} is not allowed; choose 'lu' or 'fieldsplit'")
+        if stabilization not in STABILIZATIONS:
+            raise SurrolabError(f"stabilization={stabilization!r} is not allowed; choose one of {STABILIZATIONS}")
+        self.stabilization, self.cell_reynolds_limit = stabilization, float(cell_reynolds_limit)
         if mesh.geometry.dim != 2:
             raise SurrolabError(f"the solver is 2D; the mesh has geometric dimension {mesh.geometry.dim}")
         self.mesh, self.dt = mesh, float(dt)
@@ -290,17 +352,21 @@ class NavierStokesSolver:
         u, p = ufl.TrialFunctions(self.mixed_space)
         v, q = ufl.TestFunctions(self.mixed_space)
         w = self._e1 * self._u_n + self._e2 * self._u_nm1  # u*, the advecting velocity
-        advection = ufl.inner(ufl.dot(ufl.grad(u), w), v)
-        if self.enclosed:  # skew-symmetric (Temam): c(w; v, v) = 0 exactly; see the module docstring
-            advection += 0.5 * ufl.div(w) * ufl.inner(u, v)
-        a = (rho * self._a0 * ufl.inner(u, v) + rho * advection + mu * ufl.inner(ufl.grad(u), ufl.grad(v))
-             - p * ufl.div(v) - q * ufl.div(u)) * ufl.dx
-        rhs = rho * ufl.inner(self._b1 * self._u_n + self._b2 * self._u_nm1, v) * ufl.dx
         x = ufl.SpatialCoordinate(mesh)
-        if body_force is not None:
-            rhs += ufl.inner(body_force(x, self.t), v) * ufl.dx
-        self._a, self._L = dolfinx.fem.form(a), dolfinx.fem.form(rhs)
-        self._matrix = dolfinx.fem.petsc.create_matrix(self._a)
+        self.body_force = body_force(x, self.t) if body_force is not None else None
+        history = self._b1 * self._u_n + self._b2 * self._u_nm1  # (4uⁿ − uⁿ⁻¹)/(2Δt) for BDF2
+        a = (rho * self._a0 * ufl.inner(u, v) + galerkin_terms(w, u, p, v, q, rho, mu, self.enclosed)) * ufl.dx
+        rhs = rho * ufl.inner(history, v) * ufl.dx
+        if self.body_force is not None:
+            rhs += ufl.inner(self.body_force, v) * ufl.dx
+        # the same forms with SUPG and grad-div; both forms couple the same dofs, so one matrix serves both
+        self._forms = {False: (dolfinx.fem.form(a), dolfinx.fem.form(rhs))}
+        if stabilization != "none":
+            lhs_terms, rhs_terms = stabilization_terms(
+                w, u, p, v, rho, mu, element_length(mesh, 2), unsteady=(rho * self._a0 * u, rho * history),
+                force=self.body_force)
+            self._forms[True] = (dolfinx.fem.form(a + lhs_terms), dolfinx.fem.form(rhs + rhs_terms))
+        self._matrix = dolfinx.fem.petsc.create_matrix(self._forms[stabilization != "none"][0])
         self._rhs = dolfinx.fem.petsc.create_vector(self.mixed_space)
         self._solution = dolfinx.fem.Function(self.mixed_space)
 
@@ -313,6 +379,7 @@ class NavierStokesSolver:
         self._energy_form = dolfinx.fem.form(0.5 * rho * ufl.inner(self._u, self._u) * ufl.dx)
         self._pressure_integral = dolfinx.fem.form(self._p * ufl.dx)
         self._area = self._assemble(dolfinx.fem.form(dolfinx.fem.Constant(mesh, PETSc.ScalarType(1.0)) * ufl.dx))
+        self._cell_number = CellNumber(self.velocity_space)
 
         self.linear_solver = linear_solver
         self._ksp = self._make_ksp(linear_solver)
@@ -394,14 +461,19 @@ class NavierStokesSolver:
         self.t.value = t_next
         for piece in self._pieces:
             piece.update(t_next)
+        stabilized = self.stabilization == "supg" or state.stabilized
+        if self.stabilization == "auto" and not stabilized:  # the advecting velocity's cell Reynolds number
+            advecting = coefficients[3] * state.velocity + coefficients[4] * self._u_nm1.x.array
+            stabilized = self._cell_number(advecting, self.viscosity / self.density) > self.cell_reynolds_limit
+        a, L = self._forms[stabilized]
 
         self._matrix.zeroEntries()
-        dolfinx.fem.petsc.assemble_matrix(self._matrix, self._a, bcs=self._bcs)
+        dolfinx.fem.petsc.assemble_matrix(self._matrix, a, bcs=self._bcs)
         self._matrix.assemble()
         with self._rhs.localForm() as local:
             local.set(0.0)
-        dolfinx.fem.petsc.assemble_vector(self._rhs, self._L)
-        dolfinx.fem.petsc.apply_lifting(self._rhs, [self._a], bcs=[self._bcs])
+        dolfinx.fem.petsc.assemble_vector(self._rhs, L)
+        dolfinx.fem.petsc.apply_lifting(self._rhs, [a], bcs=[self._bcs])
         self._rhs.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(self._rhs, self._bcs)
         if self.enclosed:
@@ -422,7 +494,7 @@ class NavierStokesSolver:
         if not (np.all(np.isfinite(velocity)) and np.all(np.isfinite(pressure))):
             raise SurrolabError(f"the solution became non-finite at t={t_next:g}")
         return FlowState(t=t_next, velocity=velocity, pressure=pressure, previous_velocity=state.velocity,
-                         n_steps=state.n_steps + 1)
+                         n_steps=state.n_steps + 1, stabilized=stabilized)
 
     def rollout(self, state: FlowState, n_steps: int, save_every: int = 1) -> list[FlowState]:
         """The states at steps 0, save_every, 2 save_every, ..., n_steps (the given state first)."""
@@ -465,6 +537,10 @@ class NavierStokesSolver:
         return {"divergence_l2": math.sqrt(max(self._assemble(self._divergence_form), 0.0)),
                 "boundary_flux": self._assemble(self._flux_form),
                 "kinetic_energy": self._assemble(self._energy_form)}
+
+    def cell_reynolds(self, state: FlowState) -> float:
+        """max_K |u|_K h_K / ν of the state's velocity (`stabilization.CellNumber`)."""
+        return self._cell_number(state.velocity, self.viscosity / self.density)
 
     def evaluate_velocity(self, state: FlowState, points: np.ndarray) -> np.ndarray:
         """u_h at points (N, 2) or (N, 3) -> (N, 2), the same on every rank (see `evaluate`)."""

@@ -74,8 +74,9 @@ import dolfinx_solver  # noqa: F401  (must be imported before dolfinx)
 import dolfinx
 import numpy as np
 
-from surrolab.errors import check_positive_number
+from surrolab.errors import SurrolabError, check_positive_number
 from surrolab.meshes.geometries import MeshedDomain, box
+from surrolab.solvers.fem.boussinesq import STABILIZATIONS as SCALAR_STABILIZATIONS
 from surrolab.solvers.fem.boussinesq import BoussinesqSolver, BoussinesqState
 from surrolab.solvers.fem.flow_family import PRESSURE, VELOCITY, FlowConfig, FlowFamily, vertex_dofs
 from surrolab.solvers.fem.navier_stokes import VelocityBC
@@ -103,11 +104,15 @@ class SmokeConfig(FlowConfig):
     ramp_time: float = 0.0
     viscosity: float = 0.1
     diffusivity: float = 0.04
+    scalar_stabilization: str = "supg"
 
     def __post_init__(self):
         super().__post_init__()
         check_positive_number("viscosity", self.viscosity)
         check_positive_number("diffusivity", self.diffusivity)
+        if self.scalar_stabilization not in SCALAR_STABILIZATIONS:
+            raise SurrolabError(f"scalar_stabilization={self.scalar_stabilization!r} is not allowed; choose one of "
+                                f"{', '.join(SCALAR_STABILIZATIONS)}")
 
 
 def _source_parameters() -> tuple[ParameterSpec, ...]:
@@ -186,7 +191,22 @@ class SmokeProblem(FlowFamily):
         source.interpolate(lambda x: source_density(x.T, params))  # P1: its vertex values are its dofs
         return BoussinesqSolver(domain.mesh, self.velocity_conditions(domain, config, params),
                                 viscosity=config.viscosity, diffusivity=config.diffusivity,
-                                buoyancy=params["buoyancy"], dt=config.dt, source=lambda x, t: source)
+                                buoyancy=params["buoyancy"], dt=config.dt, source=lambda x, t: source,
+                                stabilization=config.scalar_stabilization, flow_stabilization=config.stabilization)
+
+    def cell_numbers(self, solver: BoussinesqSolver, state: BoussinesqState) -> dict[str, float]:
+        """The flow's cell Reynolds number and the smoke's cell Péclet number max_K |u|_K h_K / κ."""
+        return {**super().cell_numbers(solver, state), "cell_peclet": solver.cell_peclet(state)}
+
+    def resolution_warning(self, config, diagnostics: dict[str, float]) -> str | None:
+        """The flow's warning, or the smoke's: Galerkin P1 (`scalar_stabilization=none`) oscillates once
+        |u|h/κ > 2 (a mesh Péclet number |u|h/(2κ) > 1)."""
+        flow = super().resolution_warning(config, diagnostics)
+        peclet = diagnostics.get("cell_peclet", 0.0)
+        if flow is None and config.scalar_stabilization == "none" and peclet > 2.0:
+            return (f"cell Péclet number {peclet:.3g} of the smoke exceeds 2, beyond which Galerkin P1 "
+                    f"(scalar_stabilization=none) oscillates; refine h or use scalar_stabilization=supg")
+        return flow
 
     def vertex_sampler(self, solver: BoussinesqSolver) -> Callable[[BoussinesqState], dict[str, np.ndarray]]:
         """state -> velocity (N, 2), pressure (N,), smoke (N,) at the geometry nodes (copied dofs)."""

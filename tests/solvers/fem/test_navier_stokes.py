@@ -14,8 +14,9 @@ import ufl
 from surrolab.benchmarks.ns_validation import fitted_order, l2_errors
 from surrolab.errors import SurrolabError
 from surrolab.solvers.fem.navier_stokes import NavierStokesSolver, VelocityBC, unit_square_mesh
-from surrolab.solvers.fem.reference_flows import (GHIA_SUSPECT, GHIA_U, GHIA_V, GHIA_X, GHIA_Y, LidDrivenCavity,
-                                                  PlanePoiseuille, PulsatingTaylorGreen, TaylorGreenVortex)
+from surrolab.solvers.fem.reference_flows import (ERTURK_U, ERTURK_V, ERTURK_X, ERTURK_Y, GHIA_SUSPECT, GHIA_U,
+                                                  GHIA_V, GHIA_X, GHIA_Y, LidDrivenCavity, PlanePoiseuille,
+                                                  PulsatingTaylorGreen, TaylorGreenVortex)
 
 
 def gradient_l2(solver: NavierStokesSolver, state, weight=1.0) -> float:
@@ -136,19 +137,38 @@ def test_body_force_slot_is_evaluated_at_the_new_time_level():
 
 # -- the lid-driven cavity (Ghia, Ghia & Shin 1982) --------------------------------------------------
 def test_ghia_tables_are_consistent():
-    """17 stations each, no slip at the walls, the lid at y = 1, and the known defect flagged."""
+    """17 stations each, no slip at the walls, the lid at y = 1, and the known defects flagged."""
     for table in (GHIA_U, GHIA_V):
-        assert sorted(table) == [100, 400]
+        assert sorted(table) == [100, 400, 1000, 3200, 5000]
         assert all(values.shape == (17,) for values in table.values())
     assert np.all(np.diff(GHIA_Y) < 0) and np.all(np.diff(GHIA_X) < 0)
-    for re in (100, 400):
+    for re in GHIA_U:
         assert GHIA_U[re][0] == 1.0 and GHIA_U[re][-1] == 0.0
         assert GHIA_V[re][0] == 0.0 and GHIA_V[re][-1] == 0.0
     assert GHIA_U[100][list(GHIA_Y).index(0.5)] == -0.20581  # spot checks of single digits
     assert GHIA_V[400][list(GHIA_X).index(0.8594)] == -0.44993
-    assert GHIA_SUSPECT[400]["v"] == (0.9063,)
+    assert GHIA_V[1000][list(GHIA_X).index(0.2344)] == 0.32235
+    assert GHIA_SUSPECT[400]["v"] == (0.9063,) and GHIA_SUSPECT[3200]["u"] == (0.4531,)
     with pytest.raises(SurrolabError, match="tabulated here"):
-        LidDrivenCavity(reynolds=1000).ghia_table()
+        LidDrivenCavity(reynolds=2000).table()
+
+
+def test_erturk_tables_are_consistent():
+    """23 stations each, ascending, no slip at the walls, the lid at y = 1; the same Re = 1000 flow as Ghia's
+    within 2 % of the lid speed where their stations nearly coincide (two solutions of one flow)."""
+    for table in (ERTURK_U, ERTURK_V):
+        assert sorted(table) == [1000, 2500, 5000]
+        assert all(values.shape == (23,) for values in table.values())
+    assert np.all(np.diff(ERTURK_Y) > 0) and np.all(np.diff(ERTURK_X) > 0)
+    for re in ERTURK_U:
+        assert ERTURK_U[re][-1] == 1.0 and ERTURK_U[re][0] == 0.0
+        assert ERTURK_V[re][0] == 0.0 and ERTURK_V[re][-1] == 0.0
+    assert ERTURK_U[2500][list(ERTURK_Y).index(0.98)] == 0.5924
+    centre = LidDrivenCavity(1000, reference="erturk").table()
+    assert centre[1][list(ERTURK_Y).index(0.5)] == pytest.approx(GHIA_U[1000][list(GHIA_Y).index(0.5)], abs=0.002)
+    assert centre[3][list(ERTURK_X).index(0.5)] == pytest.approx(GHIA_V[1000][list(GHIA_X).index(0.5)], abs=0.002)
+    with pytest.raises(SurrolabError, match="reference="):
+        LidDrivenCavity(1000, reference="botella")
 
 
 def test_lid_driven_cavity_re100_matches_ghia():
@@ -231,5 +251,5 @@ def test_bad_inputs_fail_with_a_message():
     solver = NavierStokesSolver(mesh, cavity.boundary_conditions(), viscosity=0.01, dt=0.1)
     with pytest.raises(SurrolabError, match="outside the mesh"):
         solver.evaluate_velocity(solver.initial_state(), np.array([[0.5, 1.5]]))
-    with pytest.raises(SurrolabError, match="Ghia's stations"):
+    with pytest.raises(SurrolabError, match="ghia stations"):
         cavity.deviation(np.zeros(3), np.zeros(15))
