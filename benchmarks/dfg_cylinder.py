@@ -43,18 +43,19 @@ class DFGRun:
     extra: dict[str, float] = field(default_factory=dict)  # cross-checks (surface drag, period spread, ...)
 
 
-def _setup(case: DFGCylinder, h: float, h_cylinder: float, dt: float):
+def _setup(case: DFGCylinder, h: float, h_cylinder: float, dt: float, stabilization: str):
     domain = cylinder_channel(h=h, h_cylinder=h_cylinder)
     solver = NavierStokesSolver(domain.mesh, case.boundary_conditions(domain), viscosity=case.viscosity,
-                                density=case.density, dt=dt)
+                                density=case.density, dt=dt, stabilization=stabilization)
     return solver, BoundaryForces(solver, domain.facets("cylinder"))
 
 
-def run_steady(h: float, h_cylinder: float, *, dt: float = 0.1, tol: float = 1e-6, max_steps: int = 500) -> DFGRun:
+def run_steady(h: float, h_cylinder: float, *, dt: float = 0.1, tol: float = 1e-6, max_steps: int = 500,
+               stabilization: str = "auto") -> DFGRun:
     """2D-1: the steady state of the time march (a fixed point of the scheme for any Δt)."""
     case = DFGCylinder("2D-1")
     start = time.perf_counter()
-    solver, forces = _setup(case, h, h_cylinder, dt)
+    solver, forces = _setup(case, h, h_cylinder, dt, stabilization)
     result = solver.run_to_steady_state(solver.initial_state(), tol=tol, max_steps=max_steps)
     c_d, c_l = case.coefficients(forces.volume_forces(result.state))
     c_d_surface, c_l_surface = case.coefficients(forces.surface_forces(result.state))
@@ -62,7 +63,8 @@ def run_steady(h: float, h_cylinder: float, *, dt: float = 0.1, tol: float = 1e-
     seconds = time.perf_counter() - start
     return DFGRun("2D-1", h, h_cylinder, dt, solver.mixed_space.dofmap.index_map.size_global, result.n_steps,
                   result.converged, seconds, {"c_D": c_d, "c_L": c_l, "delta_p": delta_p},
-                  {"c_D_surface": c_d_surface, "c_L_surface": c_l_surface, "change_rate": result.change_rate})
+                  {"c_D_surface": c_d_surface, "c_L_surface": c_l_surface, "change_rate": result.change_rate,
+                   "stabilized": float(result.state.stabilized), "cell_reynolds": solver.cell_reynolds(result.state)})
 
 
 def upward_crossings(t: np.ndarray, signal: np.ndarray) -> np.ndarray:
@@ -94,11 +96,12 @@ def periodic_quantities(t: np.ndarray, c_d: np.ndarray, c_l: np.ndarray, delta_p
     return quantities, extra, True
 
 
-def run_periodic(h: float, h_cylinder: float, *, dt: float = 0.005, t_end: float = 10.0, periods: int = 3) -> DFGRun:
+def run_periodic(h: float, h_cylinder: float, *, dt: float = 0.005, t_end: float = 10.0, periods: int = 3,
+                 stabilization: str = "auto") -> DFGRun:
     """2D-2: impulsive start with the full inflow, then the lift signal's last `periods` periods."""
     case = DFGCylinder("2D-2")
     start = time.perf_counter()
-    solver, forces = _setup(case, h, h_cylinder, dt)
+    solver, forces = _setup(case, h, h_cylinder, dt, stabilization)
     n_steps = int(round(t_end / dt))
     state = solver.initial_state()
     t, c_d, c_l, delta_p = (np.empty(n_steps) for _ in range(4))
@@ -110,6 +113,7 @@ def run_periodic(h: float, h_cylinder: float, *, dt: float = 0.005, t_end: float
     keep = t >= 0.5 * t_end  # leave out the start-up transient
     quantities, extra, found = periodic_quantities(t[keep], c_d[keep], c_l[keep], delta_p[keep], case.diameter,
                                                    case.mean_velocity, periods)
+    extra.update(stabilized=float(state.stabilized), cell_reynolds=solver.cell_reynolds(state))
     seconds = time.perf_counter() - start
     return DFGRun("2D-2", h, h_cylinder, dt, solver.mixed_space.dofmap.index_map.size_global, n_steps, found,
                   seconds, quantities, extra)
@@ -141,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", type=int, default=500, help="2D-1: most steps of the march")
     parser.add_argument("--t-end", type=float, default=10.0, help="2D-2: flow time simulated")
     parser.add_argument("--periods", type=int, default=3, help="2D-2: lift periods analysed at the end")
+    parser.add_argument("--stabilization", default="auto", choices=["auto", "supg", "none"],
+                        help="the solver's SUPG/grad-div switch")
     return parser
 
 
@@ -150,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.case == "2D-1":
             run = run_steady(args.h, h_cylinder, dt=0.1 if args.dt is None else args.dt, tol=args.tol,
-                             max_steps=args.max_steps)
+                             max_steps=args.max_steps, stabilization=args.stabilization)
         else:
             run = run_periodic(args.h, h_cylinder, dt=0.005 if args.dt is None else args.dt, t_end=args.t_end,
-                               periods=args.periods)
+                               periods=args.periods, stabilization=args.stabilization)
     except SurrolabError as err:
         print(f"dfg_cylinder: error: {err}", file=sys.stderr)
         return 2

@@ -90,11 +90,14 @@ class SteadyNavierStokes:
                    "snes_stol": 0.0, "snes_max_it": max_iterations, "ksp_type": "preonly", "pc_type": "lu"}
         if PETSc.Sys.hasExternalPackage("mumps"):
             options["pc_factor_mat_solver_type"] = "mumps"
-            if solver.enclosed:
-                options.update({"mat_mumps_icntl_24": 1, "mat_mumps_icntl_25": 0})
         self._problem = dolfinx.fem.petsc.NonlinearProblem(
             residual, self._up, bcs=solver._bcs, petsc_options_prefix=f"surrolab_steady_{next(_PREFIX)}_",
             petsc_options=options)
+        if PETSc.Sys.hasExternalPackage("mumps") and solver.enclosed:
+            pc = self._problem.solver.getKSP().getPC()
+            pc.setFactorSetUpSolverType()
+            pc.getFactorMatrix().setMumpsIcntl(icntl=24, ival=1)  # detect the null pivot
+            pc.getFactorMatrix().setMumpsIcntl(icntl=25, ival=0)  # and return one solution
         if solver.enclosed:
             self._problem.A.setNullSpace(solver._nullspace)
 
