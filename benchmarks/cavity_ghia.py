@@ -6,7 +6,8 @@
 
 For each Reynolds number and mesh: the steady flow, by the march from rest (relative velocity change per
 unit time below --tol) or, with --steady, by Newton's method with continuation in the viscosity
-(`navier_stokes_steady.py`); then the largest deviation from the reference's tables (Ghia, Ghia & Shin 1982,
+(`navier_stokes_steady.py`; each mesh after the first of --n starts from the previous mesh's solution,
+interpolated); then the largest deviation from the reference's tables (Ghia, Ghia & Shin 1982,
 or Erturk, Corke & Gökçöl 2005) as a fraction of the lid speed — u along x = 0.5, v along y = 0.5, and both
 without the stations that Ghia's printed table gets wrong (`reference_flows.GHIA_SUSPECT`) — with the number
 of steps (time steps, or Newton iterations), whether the stabilisation was on, the largest cell Reynolds
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class CavityRun:
     comparisons: tuple[Comparison, ...]  # one per requested reference that tabulates this Re
     stabilized: bool
     cell_reynolds: float  # max_K |u|_K h_K / ν of the steady flow
+    solution: tuple = field(repr=False, compare=False, default=None)  # (solver, state), a guess for a finer mesh
 
     @property
     def deviation(self) -> CavityDeviation:
@@ -67,9 +69,11 @@ def compare(solver: NavierStokesSolver, state, cavity: LidDrivenCavity) -> Compa
 
 def run_cavity(reynolds: float, resolution: int, *, dt: float = 0.5, tol: float = 1e-6, max_steps: int = 2000,
                grading: float = 0.0, diagonal: str = "right", linear_solver: str = "lu", steady: bool = False,
-               references: tuple[str, ...] = ("ghia",), stabilization: str = "auto") -> CavityRun:
+               references: tuple[str, ...] = ("ghia",), stabilization: str = "auto",
+               guess: tuple | None = None) -> CavityRun:
     """The steady cavity at `reynolds` on a resolution² mesh, compared with each of `references` that
-    tabulates this Re (at least one must)."""
+    tabulates this Re (at least one must). `guess`: (solver, state) of an earlier run (another mesh), from
+    which the steady solver starts instead of rest; `CavityRun.solution` is that pair for the next run."""
     cavities = []
     for reference in references:
         cavity = LidDrivenCavity(reynolds=reynolds, reference=reference)
@@ -87,7 +91,7 @@ def run_cavity(reynolds: float, resolution: int, *, dt: float = 0.5, tol: float 
                                 cavity.boundary_conditions(), viscosity=cavity.viscosity, density=cavity.density,
                                 dt=dt, linear_solver=linear_solver, stabilization=stabilization)
     if steady:
-        solution = solve_steady(solver)
+        solution = solve_steady(solver, None if guess is None else solver.transfer(guess[1], guess[0]))
         state, n_steps, converged = solution.state, solution.newton_iterations, True
     else:
         result = solver.run_to_steady_state(solver.initial_state(), tol=tol, max_steps=max_steps)
@@ -95,7 +99,7 @@ def run_cavity(reynolds: float, resolution: int, *, dt: float = 0.5, tol: float 
     seconds = time.perf_counter() - start
     return CavityRun(reynolds, resolution, solver.mixed_space.dofmap.index_map.size_global, n_steps,
                      converged, seconds, tuple(compare(solver, state, c) for c in cavities), state.stabilized,
-                     solver.cell_reynolds(state))
+                     solver.cell_reynolds(state), (solver, state))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{'max|du|/U':>10} {'at y':>7} {'max|dv|/U':>10} {'at x':>7} {'w/o suspect':>12}")
     try:
         for re in args.re:
+            guess = None  # with --steady each mesh starts from the previous mesh's solution
             for n in args.n:
                 run = run_cavity(re, n, dt=args.dt, tol=args.tol, max_steps=args.max_steps, grading=args.grading,
                                  diagonal=args.diagonal, linear_solver=args.linear_solver, steady=args.steady,
-                                 references=tuple(args.reference), stabilization=args.stabilization)
+                                 references=tuple(args.reference), stabilization=args.stabilization, guess=guess)
+                guess = run.solution
                 flag = "" if run.converged else "  (not converged)"
                 for c in run.comparisons:
                     d = c.deviation

@@ -1,6 +1,6 @@
 """The Navier–Stokes solver's validation, each figure next to its published bound, regenerated as Markdown.
 
-    python -m surrolab.benchmarks.ns_validation                 # full runs, ~10 min on 2 cores
+    python -m surrolab.benchmarks.ns_validation                 # full runs, about an hour on 2 cores
     python -m surrolab.benchmarks.ns_validation --quick         # coarse versions of the same runs, ~1 min
 
 Writes `benchmarks/results/navier_stokes_validation.md` (or `--out`) with:
@@ -11,6 +11,9 @@ Writes `benchmarks/results/navier_stokes_validation.md` (or `--out`) with:
    centre-line profiles as a fraction of the lid speed (`cavity_ghia.run_cavity`).
 3. DFG flow around a cylinder (Schäfer & Turek, 1996): 2D-1 c_D, c_L, Δp and 2D-2 c_D,max, c_L,max, St, Δp,
    each with the published interval (`dfg_cylinder.run_steady`, `run_periodic`).
+4. Lid-driven cavity at Re = 1000, 2500, 3200, 5000 by the steady Newton solver on 64², 128², 256² (32², 64² with
+   --quick) against Ghia et al. (1982) and Erturk, Corke & Gökçöl (2005), with the smallest mesh within 1 %.
+5. DFG 2D-2 on a mesh twice as coarse as section 3's, plain Galerkin and stabilised.
 Every run is timed; the machine and the exact command are written at the top.
 """
 from __future__ import annotations
@@ -31,7 +34,7 @@ from petsc4py import PETSc
 from surrolab.benchmarks.cavity_ghia import run_cavity
 from surrolab.benchmarks.dfg_cylinder import DFGRun, run_periodic, run_steady
 from surrolab.provenance import hardware
-from surrolab.solvers.fem.navier_stokes import NavierStokesSolver, unit_square_mesh
+from surrolab.solvers.fem.navier_stokes import CELL_REYNOLDS_LIMIT, NavierStokesSolver, unit_square_mesh
 from surrolab.solvers.fem.reference_flows import DFGCylinder, TaylorGreenVortex
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "navier_stokes_validation.md"
@@ -120,8 +123,10 @@ def _dfg_rows(run: DFGRun) -> list[str]:
     for name, interval in reference.bounds.items():
         value = run.quantities.get(name, float("nan"))
         inside = "yes" if value in interval else "**no**"
+        stabilized = "on" if run.extra.get("stabilized") else "off"
         rows.append(f"| {run.case} | {name} | {value:.5g} | [{interval.lower:g}, {interval.upper:g}] | {inside} "
-                    f"| {reference.values[name]:g} | {run.n_dofs:,} | {run.seconds:.0f} |")
+                    f"| {reference.values[name]:g} | {run.n_dofs:,} | {run.seconds:.0f} "
+                    f"| {stabilized} (cell Re {run.extra.get('cell_reynolds', float('nan')):.0f}) |")
     return rows
 
 
@@ -145,14 +150,16 @@ def build_report(quick: bool) -> str:
               f"Steady state on a {n}² mesh (march with Δt = 0.5 until the relative change per unit time < 1e-6). "
               "Largest deviation over the tabulated stations, as a fraction of the lid speed. Ghia's Re = 400 "
               "v table has one station (x = 0.9063) out of line with its neighbours (`GHIA_SUSPECT`); the v "
-              "deviation is shown with and without it.", "",
-              "| Re | dofs | steps | max \\|u − u_Ghia\\| / U | max \\|v − v_Ghia\\| / U | v without the suspect "
-              "station | wall s |", "|---|---|---|---|---|---|---|"]
+              "deviation is shown with and without it. `stabilization=auto` (the default): SUPG/grad-div would "
+              f"switch on past a cell Reynolds number of {CELL_REYNOLDS_LIMIT:g}.", "",
+              "| Re | dofs | steps | cell Re | SUPG/grad-div | max \\|u − u_Ghia\\| / U | max \\|v − v_Ghia\\| / U "
+              "| v without the suspect station | wall s |", "|---|---|---|---|---|---|---|---|---|"]
     for reynolds in (100.0, 400.0):
         run = run_cavity(reynolds, n)
         d = run.deviation
-        lines.append(f"| {reynolds:g} | {run.n_dofs:,} | {run.n_steps} | {d.u:.2%} | {d.v:.2%} "
-                     f"| {d.v_without_suspect:.2%} | {run.seconds:.0f} |")
+        lines.append(f"| {reynolds:g} | {run.n_dofs:,} | {run.n_steps} | {run.cell_reynolds:.1f} "
+                     f"| {'on' if run.stabilized else 'off'} | {d.u:.2%} | {d.v:.2%} | {d.v_without_suspect:.2%} "
+                     f"| {run.seconds:.0f} |")
     lines.append("")
 
     h = 0.04 if quick else 0.02
@@ -162,10 +169,56 @@ def build_report(quick: bool) -> str:
               f"Mesh h = {h:g}, h = {h / 5:g} on the cylinder. 2D-1: steady state of the march (Δt = 0.1). "
               f"2D-2: impulsive start, Δt = {periodic.dt:g}, t ∈ [0, 8], quantities over the last three lift periods "
               f"(period spread {periodic.extra.get('period_spread', float('nan')):.1e}). Intervals: the paper's "
-              "lower/upper bounds (sources in `solvers/fem/reference_flows.py`); reference: high-precision values.",
-              "", "| case | quantity | computed | published bounds | inside | reference | dofs | wall s |",
-              "|---|---|---|---|---|---|---|---|", *_dfg_rows(steady), *_dfg_rows(periodic), ""]
+              "lower/upper bounds (sources in `solvers/fem/reference_flows.py`); reference: high-precision values. "
+              "`stabilization=auto`; the last column says whether it switched SUPG/grad-div on, and at which "
+              "largest cell Reynolds number of the final flow.", "",
+              "| case | quantity | computed | published bounds | inside | reference | dofs | wall s | SUPG/grad-div |",
+              "|---|---|---|---|---|---|---|---|---|", *_dfg_rows(steady), *_dfg_rows(periodic), ""]
+
+    cavity_rows, first_within = high_reynolds_cavity((1000.0, 2500.0, 3200.0, 5000.0),
+                                                     (32, 64) if quick else (64, 128, 256))
+    lines += ["## 4. Lid-driven cavity at higher Reynolds numbers, steady solver", "",
+              "Newton's method on the steady equations with continuation in the viscosity "
+              "(`solvers/fem/navier_stokes_steady.py`), `stabilization=auto`, uniform n² meshes ('right' "
+              "diagonals), each mesh starting from the previous mesh's solution (interpolated), against Ghia, Ghia & Shin (1982; 129² at Re = 1000, 257² above) and Erturk, Corke & "
+              "Gökçöl (2005; 601²). Largest deviation over each table's interior stations as a fraction of the lid "
+              "speed; the last column leaves out Ghia's misprinted Re = 3200 u at y = 0.4531 (`GHIA_SUSPECT`). "
+              "Steps: Newton iterations summed over the continuation.", "",
+              "| Re | n | dofs | Newton steps | cell Re | SUPG/grad-div | reference | max \\|Δu\\| / U | at y "
+              "| max \\|Δv\\| / U | at x | largest without suspect | wall s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *cavity_rows, "",
+              "Smallest mesh within 1 % of the lid speed (largest deviation without the suspect station): "
+              + "; ".join(f"Re = {re:g} vs {ref}: {n}" for (re, ref), n in first_within.items()) + ".", ""]
+
+    coarse = 0.08 if quick else 0.04
+    runs = [run_periodic(coarse, coarse / 5, dt=0.01 if quick else 0.005, t_end=8.0, stabilization=stabilization)
+            for stabilization in ("none", "supg")]
+    lines += ["## 5. DFG 2D-2 on a coarser mesh, with and without the stabilisation", "",
+              f"Mesh h = {coarse:g}, h = {coarse / 5:g} on the cylinder (section 3: h = {h:g}), Δt = {runs[0].dt:g}, "
+              "t ∈ [0, 8]; first plain Galerkin (`stabilization=none`), then SUPG/grad-div from the first step.", "",
+              "| case | quantity | computed | published bounds | inside | reference | dofs | wall s | SUPG/grad-div |",
+              "|---|---|---|---|---|---|---|---|---|", *_dfg_rows(runs[0]), *_dfg_rows(runs[1]), ""]
     return "\n".join(lines)
+
+
+def high_reynolds_cavity(reynolds_numbers, resolutions) -> tuple[list[str], dict]:
+    """Section 4's rows, and for each (Re, reference) the smallest n within 1 % ('none' if no mesh is)."""
+    rows, first_within = [], {}
+    for reynolds in reynolds_numbers:
+        guess = None  # each mesh starts from the previous mesh's solution
+        for n in resolutions:
+            run = run_cavity(reynolds, n, steady=True, references=("ghia", "erturk"), guess=guess)
+            guess = run.solution
+            for c in run.comparisons:
+                d = c.deviation
+                rows.append(f"| {reynolds:g} | {n} | {run.n_dofs:,} | {run.n_steps} | {run.cell_reynolds:.1f} "
+                            f"| {'on' if run.stabilized else 'off'} | {c.reference} | {d.u:.2%} "
+                            f"| {c.worst_u_station:.4f} | {d.v:.2%} | {c.worst_v_station:.4f} "
+                            f"| {d.largest_without_suspect:.2%} | {run.seconds:.0f} |")
+                key = (reynolds, c.reference)
+                if first_within.get(key, "none") == "none":
+                    first_within[key] = f"{n}²" if d.largest_without_suspect < 0.01 else "none"
+    return rows, first_within
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -542,6 +542,21 @@ class NavierStokesSolver:
         """max_K |u|_K h_K / ν of the state's velocity (`stabilization.CellNumber`)."""
         return self._cell_number(state.velocity, self.viscosity / self.density)
 
+    def transfer(self, state: FlowState, source: NavierStokesSolver) -> FlowState:
+        """`state` of the solver `source` (another mesh of the same domain) interpolated into this solver's
+        spaces, e.g. a coarse mesh's steady flow as the Newton guess on a finer one. The Dirichlet data are
+        not re-imposed (the next step or Newton iteration does that); the previous level is dropped."""
+        fields = []
+        for mine, theirs, values in ((self.velocity_space, source.velocity_space, state.velocity),
+                                     (self.pressure_space, source.pressure_space, state.pressure)):
+            given, wanted = dolfinx.fem.Function(theirs), dolfinx.fem.Function(mine)
+            given.x.array[:] = values
+            cells = np.arange(self.mesh.topology.index_map(self.mesh.topology.dim).size_local, dtype=np.int32)
+            wanted.interpolate_nonmatching(given, cells, dolfinx.fem.create_interpolation_data(mine, theirs, cells))
+            wanted.x.scatter_forward()
+            fields.append(wanted.x.array.copy())
+        return FlowState(t=state.t, velocity=fields[0], pressure=fields[1], stabilized=state.stabilized)
+
     def evaluate_velocity(self, state: FlowState, points: np.ndarray) -> np.ndarray:
         """u_h at points (N, 2) or (N, 3) -> (N, 2), the same on every rank (see `evaluate`)."""
         if self._locator is None:

@@ -117,31 +117,43 @@ class SteadyNavierStokes:
 
     def solve(self, guess: FlowState | None = None, *, viscosity: float | None = None,
               max_halvings: int = 12) -> SteadySolution:
-        """The steady state at `viscosity` (the solver's when None) from `guess` (rest when None)."""
-        solver = self.solver
-        target = solver.viscosity if viscosity is None else viscosity
+        """The steady state at `viscosity` (the solver's when None) from `guess` (rest when None). If the
+        continuation from a guess fails, it is tried once more from rest: a guess from a coarser mesh may lie
+        on a branch of discrete solutions that folds before the target (seen: a 32² Re = 3200 cavity as the
+        guess on 64² stalled at Re = 3064, while the path from rest reaches 3200)."""
+        target = self.solver.viscosity if viscosity is None else viscosity
         if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
             raise SurrolabError(f"viscosity={target!r} is not allowed: it must be a finite number > 0")
+        self._iterations = 0  # Newton iterations, a failed path from the guess included
+        if guess is None:
+            return self._continue(None, float(target), max_halvings)
+        try:
+            return self._continue(guess, float(target), max_halvings)
+        except SurrolabError:
+            return self._continue(None, float(target), max_halvings)
+
+    def _continue(self, guess: FlowState | None, target: float, max_halvings: int) -> SteadySolution:
+        solver = self.solver
         start = np.zeros_like(self._up.x.array)
         if guess is not None:
             start[solver._velocity_dofs] = guess.velocity
             start[solver._pressure_dofs] = guess.pressure
         auto = solver.stabilization == "auto"
         stabilized = solver.stabilization == "supg" or bool(guess is not None and guess.stabilized)
-        path, iterations, norm = [], 0, math.inf
+        path, norm = [], math.inf
 
         def attempt(viscosity: float, start: np.ndarray) -> np.ndarray | None:
             """Newton at `viscosity` from `start`: the solution's dofs, or None."""
-            nonlocal stabilized, iterations, norm
+            nonlocal stabilized, norm
             if auto and not stabilized:
                 stabilized = self._cell_reynolds(start, viscosity) > solver.cell_reynolds_limit
             converged, count, norm = self._newton(viscosity, start, stabilized)
-            iterations += count
+            self._iterations += count
             if converged and auto and not stabilized and \
                     self._cell_reynolds(self._up.x.array, viscosity) > solver.cell_reynolds_limit:
                 stabilized = True  # the solution needs it: solve again, with it, from there
                 converged, count, norm = self._newton(viscosity, self._up.x.array.copy(), stabilized)
-                iterations += count
+                self._iterations += count
             if not converged:
                 return None
             path.append(viscosity)
@@ -175,7 +187,7 @@ class SteadyNavierStokes:
             pressure -= solver._assemble(solver._pressure_integral) / solver._area
         state = FlowState(t=self.t, velocity=velocity, pressure=pressure, previous_velocity=velocity,
                           stabilized=stabilized)
-        return SteadySolution(state, tuple(path), iterations, float(norm), stabilized)
+        return SteadySolution(state, tuple(path), self._iterations, float(norm), stabilized)
 
 
 def solve_steady(solver: NavierStokesSolver, guess: FlowState | None = None, *, t: float = 0.0,
