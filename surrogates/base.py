@@ -36,6 +36,7 @@ class GridSurrogate(nn.Module):
 
     input_kind: ClassVar[str] = "grid"
     name: ClassVar[str]
+    limits: ClassVar[dict] = {}  # hyperparameter -> what it may be (`hyperparameters.py`); checked by the constructor
 
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...],
                  history: int = 1, horizon: int = 1):

@@ -34,6 +34,7 @@ from torch import nn
 
 from surrolab.errors import SurrolabError
 from surrolab.surrogates.base import GridSurrogate
+from surrolab.surrogates.hyperparameters import Integer, check_hyperparameters
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
@@ -100,6 +101,27 @@ def _pool(z: torch.Tensor, factor: int) -> torch.Tensor:
     return pool(z, size)
 
 
+class GridBase:
+    """The limit on CAPE's `base`: a registered grid model other than CAPE; `base_hyper`, the base's own
+    hyperparameters, are checked against the base's table and named `base.KEY` (as on the command line)."""
+
+    def check(self, name: str, value, values: dict) -> None:
+        from surrolab.registry import MODELS, get_model_class
+        from surrolab.surrogates.train_run import check_settings
+
+        def grid(model: str) -> bool:
+            return model != CAPESurrogate.name and getattr(get_model_class(model), "input_kind", None) == "grid"
+
+        if value not in MODELS or not grid(value):
+            raise SurrolabError(f"{name}={value!r} is not allowed: CAPE's base is another grid model; available: "
+                                f"{', '.join(sorted(m for m in MODELS if grid(m)))}")
+        hyper = values.get("base_hyper")
+        if hyper is not None and not isinstance(hyper, dict):
+            raise SurrolabError(f"base_hyper={hyper!r} is not allowed: the base model's settings as a dict "
+                                "(on the command line: --set base.KEY=VALUE)")
+        check_settings(get_model_class(value), hyper or {}, prefix=f"{name}.")
+
+
 class CAPESurrogate(GridSurrogate):
     """CAPE block + a base grid surrogate (`base`, built with `base_hyper`) that never sees the parameters.
 
@@ -108,23 +130,24 @@ class CAPESurrogate(GridSurrogate):
     """
 
     name = "cape"
+    # width even: the trunk has w/2 channels and the depthwise branch 2 outputs per channel; kernel_size odd:
+    # the convolutions pad k // 2 per side to keep the grid
+    limits = {"base": GridBase(), "width": Integer(2, "even"), "kernel_size": Integer(1, "odd"), "modes": Integer(),
+              "pool": Integer()}
 
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...], history: int = 2,
                  horizon: int = 1, base: str = "fno", base_hyper: dict | None = None, width: int = 32,
                  kernel_size: int = 5, modes: int = 8, pool: int = 4):
+        check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)
         base_hyper = dict(base_hyper or {})
         self.constructor = dict(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=list(spatial_shape),
                                 history=history, horizon=horizon, base=base, base_hyper=base_hyper, width=width,
                                 kernel_size=kernel_size, modes=modes, pool=pool)
-        if base == self.name:
-            raise SurrolabError("base='cape': CAPE needs another grid model as its base (fno, unet, sinenet)")
         from surrolab.registry import get_model_class
 
         base_cls = get_model_class(base)
-        if getattr(base_cls, "input_kind", None) != "grid":
-            raise SurrolabError(f"base={base!r} is not a grid model; CAPE feeds its estimate as grid channels")
         pooled = [max(1, s // pool) for s in spatial_shape]
         self.cape = CAPEBlock(n_channels, n_parameters, len(spatial_shape), history, horizon, width, kernel_size,
                               modes=min([modes] + [s // 2 + 1 for s in pooled]), pool=pool)

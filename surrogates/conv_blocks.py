@@ -22,12 +22,15 @@ Shapes: every module here maps (B, C, X, Y) tensors; levels halve X and Y.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from surrolab.errors import SurrolabError
 from surrolab.surrogates.base import GridSurrogate
+from surrolab.surrogates.hyperparameters import Rule
 
 PADDING_MODES = ("zeros", "circular")
 UP_MODES = ("bicubic", "bilinear", "nearest", "transpose")
@@ -164,6 +167,19 @@ class UShape(nn.Module):
         return h
 
 
+def groups_divide_widths(widths: Callable[[dict], list[int]]) -> Rule:
+    """The limit on `groups` of a network whose levels have `widths(values)` channels: GroupNorm splits each
+    level's channels into `groups` equal groups."""
+    return Rule(lambda v: all(w % v["groups"] == 0 for w in widths(v)),
+                lambda v: f"it must divide every level's width; these settings give widths {widths(v)}")
+
+
+def widths_at_least_one(widths: Callable[[dict], list[int]], how: str) -> Rule:
+    """The limit on a width multiplier: every level keeps at least one channel."""
+    return Rule(lambda v: min(widths(v)) >= 1,
+                lambda v: f"every level's width, {how}, must be >= 1; these settings give {widths(v)}")
+
+
 class ConvGridSurrogate(GridSurrogate):
     """The data adaptation common to the convolutional grid surrogates (U-Net, SineNet).
 
@@ -174,8 +190,6 @@ class ConvGridSurrogate(GridSurrogate):
     """
 
     def _build_ends(self, hidden_channels: int, levels: int, padding_mode: str, predict_difference: bool):
-        if padding_mode not in PADDING_MODES:
-            raise SurrolabError(f"padding_mode={padding_mode!r}; use one of {', '.join(PADDING_MODES)}")
         if len(self.spatial_shape) != 2:
             raise SurrolabError(f"{self.name} is two-dimensional; spatial_shape={list(self.spatial_shape)}")
         self.levels, self.padding_mode, self.predict_difference = levels, padding_mode, predict_difference
@@ -195,8 +209,3 @@ class ConvGridSurrogate(GridSurrogate):
         y = self.project(self.body(self.lift(x)))  # (B, horizon·C, X', Y')
         y = y[..., :spatial[0], :spatial[1]].reshape(batch, self.horizon, channels, *spatial)
         return y + frames[:, -1:] if self.predict_difference else y
-
-
-def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise SurrolabError(f"{name}={value!r}; use one of {', '.join(allowed)}")

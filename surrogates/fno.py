@@ -12,15 +12,20 @@ import torch
 from neuralop.models import FNO
 
 from surrolab.surrogates.base import GridSurrogate
+from surrolab.surrogates.hyperparameters import Flag, Integer, Number, check_hyperparameters
 
 
 class FNOSurrogate(GridSurrogate):
     name = "fno"
+    # modes: per axis, capped at what the grid holds; domain_padding: a fraction of each side (0: none)
+    limits = {"modes": Integer(), "hidden_channels": Integer(), "n_layers": Integer(), "domain_padding": Number(0, 1),
+              "positional_embedding": Flag(), "predict_difference": Flag()}
 
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...], history: int = 2,
                  horizon: int = 1, modes: int = 12, hidden_channels: int = 32, n_layers: int = 4,
                  domain_padding: float = 0.125, positional_embedding: bool = True,
                  predict_difference: bool = True):
+        check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)
         self.constructor = dict(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=list(spatial_shape),

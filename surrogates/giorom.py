@@ -33,6 +33,7 @@ from neuralop.layers.gno_block import GNOBlock
 from torch import nn
 
 from surrolab.surrogates.gns import GNSHooks, mlp, next_positions
+from surrolab.surrogates.hyperparameters import Integer, Number, Rule, check_hyperparameters
 from surrolab.surrogates.kernel_interpolation import KernelInterpolation, interpolate
 from surrolab.surrogates.particle_graph import farthest_point_sampling, graph_edges
 
@@ -105,16 +106,21 @@ class GIOROM(nn.Module):
 
     name = "giorom"
     input_kind = "particles"
+    # grid_points: the grid spans the box plus 1.5 spacings each side (see below), so at least 5 per axis;
+    # heads split the operator's `latent` channels evenly
+    limits = {"radius": Number(0, low_open=True), "history": Integer(), "latent": Integer(), "n_layers": Integer(),
+              "type_embedding": Integer(), "grid_points": Integer(5), "gno_channels": Integer(),
+              "operator_layers": Integer(),
+              "heads": (Integer(), Rule(lambda v: v["latent"] % v["heads"] == 0, "it must divide latent={latent}"))}
 
     def __init__(self, dim: int, n_types: int, radius: float, bounds, velocity_stats, acceleration_stats,
                  history: int = 5, latent: int = 128, n_layers: int = 2, type_embedding: int = 16,
                  grid_points: int = 32, grid_extent: float | None = None, gno_radius: float | None = None,
                  gno_channels: int = 32, operator_layers: int = 2, heads: int = 4):
+        check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__()
         as_list = lambda pair: [np.asarray(a, dtype=float).reshape(-1).tolist() for a in pair]  # noqa: E731
         bounds = as_list(bounds)
-        if grid_points < 5:
-            raise ValueError(f"grid_points={grid_points!r} is not allowed: at least 5 per axis")
         grid_extent = float(grid_extent if grid_extent is not None else max(u - lo for lo, u in zip(*bounds)))
         # the grid spans grid_extent (the box) plus 1.5 spacings each side, so that a cloud anywhere in the box,
         # anchored 1.5 spacings below its lower corner, lies inside; 1.5 spacings > a cell's half-diagonal in

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from surrolab.surrogates.hyperparameters import Integer, Number, check_hyperparameters
 from surrolab.surrogates.particle_graph import graph_edges
 from surrolab.surrogates.training import Hooks
 
@@ -60,9 +61,12 @@ class GNS(nn.Module):
 
     name = "gns"
     input_kind = "particles"  # trained by `surrolab train` on particle datasets (`particle_run`)
+    limits = {"radius": Number(0, low_open=True), "history": Integer(), "latent": Integer(), "n_layers": Integer(),
+              "type_embedding": Integer()}
 
     def __init__(self, dim: int, n_types: int, radius: float, bounds, velocity_stats, acceleration_stats,
                  history: int = 5, latent: int = 128, n_layers: int = 10, type_embedding: int = 16):
+        check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__()
         as_list = lambda pair: [np.asarray(a, dtype=float).reshape(-1).tolist() for a in pair]  # noqa: E731
         self.constructor = dict(dim=dim, n_types=n_types, radius=radius, bounds=as_list(bounds),

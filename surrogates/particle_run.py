@@ -22,12 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from surrolab.errors import SurrolabError
+from surrolab.surrogates.hyperparameters import Choice, Number, Rule
 
 RADIUS_SPACINGS = 2.5  # connectivity radius in particle spacings: ~20 neighbours in 2D (π 2.5² lattice sites)
 NOISE_PER_ACCELERATION_STD = 0.4  # default training noise (m per frame) over the acceleration std (per frame²)
 # settings of the particle models that are not constructor arguments; a negative value means "from the data"
 PARTICLE_SETTINGS = {"radius": -1.0, "noise": -1.0}
 SPARSE_SETTINGS = {"fraction": 0.125, "sampling": "fps"}  # GIOROM's sparse share (the paper: 1/3 to 1/30)
+# what they may be (`hyperparameters.py`); `radius` here replaces the constructor's limit (> 0), as the
+# setting may also be negative
+PARTICLE_LIMITS = {
+    "radius": Rule(lambda v: Number().holds(v["radius"]) and v["radius"] != 0,
+                   f"a connectivity radius in metres (> 0), or negative for {RADIUS_SPACINGS} particle spacings"),
+    "noise": Number(), "fraction": Number(0, 1, low_open=True), "sampling": Choice(("fps", "random"))}
 DATASET_ARGUMENTS = ("dim", "n_types", "bounds", "velocity_stats", "acceleration_stats", "history", "radius")
 
 
@@ -99,14 +106,11 @@ def train_particle_run(model_name: str, data: str | Path, out: str | Path, confi
     from surrolab.datasets.particle_data import ParticleWindows
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import dataset_signature
+    from surrolab.surrogates.train_run import check_settings
     from surrolab.surrogates.training import train
 
     cls = get_model_class(model_name)
-    allowed = particle_settings(cls)
-    hyper = dict(hyper or {})
-    unknown = sorted(set(hyper) - set(allowed))
-    if unknown:
-        raise SurrolabError(f"unknown {model_name} setting(s) {unknown}; allowed: {', '.join(sorted(allowed))}")
+    hyper = check_settings(cls, dict(hyper or {}))
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)
         if description.geometry_type != "particles":
@@ -121,12 +125,7 @@ def train_particle_run(model_name: str, data: str | Path, out: str | Path, confi
     spacing = arguments.pop("spacing")
     sparse = {k: hyper.pop(k, v) for k, v in SPARSE_SETTINGS.items()} if trains_on_subsets(cls) else {}
     fraction = float(sparse.get("fraction", 1.0))
-    if not 0 < fraction <= 1:
-        raise SurrolabError(f"fraction={fraction!r} is not allowed: a share of the particles in (0, 1]")
     radius, noise = hyper.pop("radius", -1.0), hyper.pop("noise", -1.0)
-    if radius == 0:
-        raise SurrolabError("radius=0 is not allowed: a connectivity radius in metres, or negative for "
-                            f"{RADIUS_SPACINGS} particle spacings")
     if radius < 0:
         radius = RADIUS_SPACINGS * spacing / fraction ** (1 / arguments["dim"])
     if noise < 0:

@@ -26,26 +26,35 @@ from __future__ import annotations
 import torch
 
 from surrolab.errors import SurrolabError
-from surrolab.surrogates.conv_blocks import UP_MODES, ConvGridSurrogate, UShape, check_choice
+from surrolab.surrogates.conv_blocks import (PADDING_MODES, UP_MODES, ConvGridSurrogate, UShape, groups_divide_widths,
+                                             widths_at_least_one)
+from surrolab.surrogates.hyperparameters import Choice, Flag, Integer, Number, check_hyperparameters
 
 
 def sinenet_widths(hidden_channels: int, mult: float, levels: int) -> list[int]:
     return [int(hidden_channels * mult ** level) for level in range(levels + 1)]
 
 
+def _widths(values: dict) -> list[int]:
+    return sinenet_widths(values["hidden_channels"], values["mult"], values["levels"])
+
+
 class SineNetSurrogate(ConvGridSurrogate):
     name = "sinenet"
+    limits = {"hidden_channels": Integer(), "n_waves": Integer(), "levels": Integer(),
+              "mult": (Number(0, low_open=True), widths_at_least_one(_widths, "int(hidden_channels x mult^level)")),
+              "n_blocks": Integer(), "up": Choice(UP_MODES), "padding_mode": Choice(PADDING_MODES),
+              "groups": (Integer(), groups_divide_widths(_widths)), "wave_residual": Flag(), "disentangle": Flag(),
+              "predict_difference": Flag()}
 
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...], history: int = 2,
                  horizon: int = 1, hidden_channels: int = 64, n_waves: int = 8, mult: float = 1.425,
                  levels: int = 4, n_blocks: int = 1, up: str = "bicubic", padding_mode: str = "zeros",
                  groups: int = 1, wave_residual: bool = True, disentangle: bool = True,
                  predict_difference: bool = True):
+        check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)
-        check_choice("up", up, UP_MODES)
-        if n_waves < 1 or levels < 1:
-            raise SurrolabError(f"n_waves={n_waves}, levels={levels}: both must be >= 1")
         self.constructor = dict(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=list(spatial_shape),
                                 history=history, horizon=horizon, hidden_channels=hidden_channels, n_waves=n_waves,
                                 mult=mult, levels=levels, n_blocks=n_blocks, up=up, padding_mode=padding_mode,

@@ -45,6 +45,7 @@ from torch import nn
 
 from surrolab.errors import SurrolabError
 from surrolab.surrogates.base import GridSurrogate
+from surrolab.surrogates.hyperparameters import Choice, Flag, Integer, check_hyperparameters
 from surrolab.surrogates.spectral import TRANSFORMS, SpectralTransform
 from surrolab.surrogates.training import Hooks
 
@@ -85,16 +86,17 @@ class T1Layer(nn.Module):
 
 class T1Surrogate(GridSurrogate):
     name = "t1"
+    limits = {"modes": Integer(), "width": Integer(), "n_layers": Integer(), "head_width": Integer(),
+              "transform": Choice(tuple(TRANSFORMS)), "positional_embedding": Flag(), "predict_difference": Flag()}
 
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...], history: int = 2,
                  horizon: int = 1, modes: int = 16, width: int = 32, n_layers: int = 4, head_width: int = 128,
                  transform: str = "dct", positional_embedding: bool = True, predict_difference: bool = True):
+        check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)
         if len(self.spatial_shape) != 2:
             raise SurrolabError(f"t1 needs a 2D grid; spatial_shape={list(spatial_shape)}")
-        if transform not in TRANSFORMS:
-            raise SurrolabError(f"transform={transform!r} is not allowed: use one of {', '.join(TRANSFORMS)}")
         self.constructor = dict(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=list(spatial_shape),
                                 history=history, horizon=horizon, modes=modes, width=width, n_layers=n_layers,
                                 head_width=head_width, transform=transform,

@@ -26,6 +26,24 @@ def model_settings(cls) -> dict:
             and k not in ("history", "horizon", "n_channels", "n_parameters", "spatial_shape")}
 
 
+def check_settings(cls, hyper: dict, prefix: str = "") -> dict:
+    """`hyper` for `cls`, refused before any dataset is read: an unknown key fails with the allowed ones, a
+    value outside its limits (the model's `limits` table, with the particle settings' for particle models)
+    with the field, the value and what is allowed. `prefix` names the fields (`base.` for CAPE's base)."""
+    from surrolab.errors import SurrolabError
+    from surrolab.surrogates.hyperparameters import check_hyperparameters
+    from surrolab.surrogates.particle_run import PARTICLE_LIMITS, is_particle_model
+
+    allowed = model_settings(cls)
+    unknown = sorted(set(hyper) - set(allowed))
+    if unknown:
+        raise SurrolabError(f"unknown {cls.name} setting(s) {', '.join(prefix + k for k in unknown)}; allowed: "
+                            f"{', '.join(sorted(allowed))}")
+    limits = {**cls.limits, **(PARTICLE_LIMITS if is_particle_model(cls) else {})}
+    check_hyperparameters(limits, {**allowed, **hyper}, prefix)
+    return hyper
+
+
 def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
               lr: float = 1e-3, history: int | None = None, seed: int = 0, device: str = "auto", hyper: dict | None = None,
               curriculum: bool = False, warmup_epochs: int = 0, progress=None, announce=None) -> dict:
@@ -39,7 +57,7 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
 
     from surrolab.datasets import schema
     from surrolab.datasets.torch_data import FrameWindows
-    from surrolab.errors import SurrolabError
+    from surrolab.errors import SurrolabError, check_positive_int
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
     from surrolab.surrogates.particle_run import is_particle_model, train_particle_run
@@ -47,7 +65,12 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device,
                          warmup_epochs=warmup_epochs)
-    if is_particle_model(get_model_class(model_name)):
+    config.torch_device()  # a GPU asked for and not there fails here, before the dataset is read
+    cls = get_model_class(model_name)
+    hyper = check_settings(cls, dict(hyper or {}))
+    if history is not None:
+        check_positive_int("history", history)
+    if is_particle_model(cls):
         if curriculum:
             raise SurrolabError(f"--curriculum is for grid models; {model_name} trains on one-step targets")
         return train_particle_run(model_name, data, out, config, history=history, hyper=hyper, progress=progress,
