@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from surrolab.datasets import schema
+from surrolab.errors import SurrolabError
 
 
 class ParticleWindows(Dataset):
@@ -28,7 +29,8 @@ class ParticleWindows(Dataset):
         self.types = [torch.as_tensor(t, dtype=torch.long) for t in types]
         for frames in self.positions:
             if frames.shape[0] < history + 2:
-                raise ValueError(f"{frames.shape[0]} frames cannot hold history={history} plus the next frame")
+                raise SurrolabError(f"history={history} is not allowed: a trajectory's {frames.shape[0]} frames "
+                                    "cannot hold history + 1 input positions plus the next frame")
         self.history, self.noise_std = history, noise_std
         self.index = [(s, t) for s, frames in enumerate(self.positions) for t in range(history, frames.shape[0] - 1)]
         self.generator = torch.Generator().manual_seed(seed)

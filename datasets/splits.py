@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surrolab.errors import SurrolabError, check_range
+from surrolab.errors import SurrolabError, check_positive_int, check_range
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class SplitSpec:
             raise SurrolabError(f"val_fraction={self.val_fraction} + test_fraction={self.test_fraction} "
                                 "exceeds 1: nothing would be left for training")
         check_range("heldout_fraction", self.heldout_fraction, 0.0, 0.9)
+        check_positive_int("seed", self.seed, minimum=0)  # numpy's generators take no negative seed
 
 
 def make_splits(parameters: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]],

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from surrolab.errors import SurrolabError
+
 
 class FrameWindows(Dataset):
     """Items: dict(frames=(history, C, *spatial), parameters=(P,), targets=(horizon, C, *spatial)),
@@ -29,7 +31,8 @@ class FrameWindows(Dataset):
         horizon = horizon * rollout_steps  # the frames the targets hold
         n_samples, n_times = fields.shape[:2]
         if n_times < history + horizon:
-            raise ValueError(f"{n_times} frames cannot hold history={history} plus horizon={horizon}")
+            raise SurrolabError(f"history={history} is not allowed: the {n_times} frames of a trajectory cannot "
+                                f"hold it plus horizon={horizon} target frames")
         fields_t = torch.as_tensor(fields, dtype=torch.float32)
         params_t = torch.as_tensor(parameters, dtype=torch.float32)
         if normalizer is not None:
