@@ -1,6 +1,7 @@
 """`surrolab`: the command line. Parses and validates input at the edge, shows progress, and calls the
 pure parts (solvers, schema, training loop, harness). Any `SurrolabError` ends as one line on stderr and
-exit code 2, never a traceback.
+exit code 2, never a traceback. Output paths are checked before any work (`_output`); a file system that
+still refuses a write on a named path (a full disk) ends the same way.
 """
 from __future__ import annotations
 
@@ -37,11 +38,58 @@ def _parse_settings(pairs: list[str], allowed: dict[str, object], what: str) -> 
                 out[key] = text.lower() in ("true", "1")
             elif isinstance(default, (int, float)):
                 out[key] = type(default)(text)  # int("2.5") fails, as it should for an integer setting
+            elif isinstance(default, tuple):  # numbers, comma-separated: channel_multipliers=1,2,2,4
+                out[key] = tuple(_number(x) for x in text.split(",")) if text.strip() else ()
             else:
                 out[key] = text
         except ValueError:
-            raise SurrolabError(f"{what} setting {key}={text!r} is not a valid {type(default).__name__}") from None
+            kind = "comma-separated list of numbers" if isinstance(default, tuple) else type(default).__name__
+            raise SurrolabError(f"{what} setting {key}={text!r} is not a valid {kind}") from None
     return out
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _model_settings(model: str, pairs: list[str] | None) -> dict:
+    """`--set` pairs of `model` -> typed hyperparameters (`train_run.model_settings` types them); CAPE's
+    `base.KEY=VALUE` pairs are its base model's (`base_hyper`), typed by the base's own settings. Their
+    limits are checked by `train_run`, before it reads the dataset."""
+    from surrolab.registry import get_model_class
+    from surrolab.surrogates.train_run import model_settings
+
+    settings = model_settings(get_model_class(model))
+    own = [p for p in pairs or [] if not p.startswith("base.")]
+    nested = [p.removeprefix("base.") for p in pairs or [] if p.startswith("base.")]
+    hyper = _parse_settings(own, settings, f"{model} model")
+    if nested:
+        if "base_hyper" not in settings:
+            raise SurrolabError(f"--set base.{nested[0]}: {model} has no base model (base.KEY=VALUE is for cape)")
+        base = hyper.get("base", settings["base"])
+        hyper["base_hyper"] = _parse_settings(nested, model_settings(get_model_class(base)), f"{base} base model")
+    return hyper
+
+
+def _output(option: str, path: str | os.PathLike, *, folder: bool) -> Path:
+    """`path` if a verb can write it, checked before any work: an existing path is of the right kind (a file,
+    or a `folder`), and the nearest folder that exists on the way to it is one we may write in. Missing
+    folders are fine: the writers make them (mkdir -p). Otherwise one line names the path and what is wrong."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise SurrolabError(f"{option} {str(path)!r} is a {'file' if folder else 'folder'}; give a path for "
+                            f"{'a folder' if folder else 'a file'}")
+    nearest = path if folder else path.parent
+    while not nearest.exists():  # also false below a file: a/b does not exist when a is a file
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise SurrolabError(f"{option} {str(path)!r} cannot be written: {str(nearest)!r} is a file, not a folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise SurrolabError(f"{option} {str(path)!r} cannot be written: no permission to write in {str(nearest)!r}")
+    return path
 
 
 def _config_defaults(config_type) -> dict:
@@ -69,12 +117,17 @@ def cmd_generate(args) -> None:
     from surrolab.datasets.splits import SplitSpec
     from surrolab.registry import get_problem
 
+    out = _output("--out", args.out or f"data/{args.problem}.h5", folder=False)
+    _output("--out", out.with_suffix(".xdmf"), folder=False)  # the ParaView sidecar beside it
     problem = get_problem(args.problem)
     config = _problem_config(problem, args.resolution, args.set, args.preset)
     splits = SplitSpec(val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        heldout_parameter=args.heldout_parameter, heldout_fraction=args.heldout_fraction,
                        seed=args.seed)
-    out = Path(args.out or f"data/{args.problem}.h5")
+    names = list(problem.parameter_names())
+    if args.heldout_parameter and args.heldout_parameter not in names:  # else found only after every solve
+        raise SurrolabError(f"heldout_parameter={args.heldout_parameter!r} is not a parameter of {args.problem}; "
+                            f"allowed: {', '.join(names)}, or '' for none")
     comm = _comm()
     bars = []  # made at the first report, so an early error prints one line and no bar
 
@@ -97,10 +150,10 @@ def cmd_generate(args) -> None:
 def cmd_train(args) -> None:
     from tqdm import tqdm
 
-    from surrolab.registry import get_model_class
-    from surrolab.surrogates.train_run import model_settings, train_run
+    from surrolab.surrogates.train_run import train_run
 
-    hyper = _parse_settings(args.set, model_settings(get_model_class(args.model)), f"{args.model} model")
+    out = _output("--out", args.out or f"runs/{args.model}", folder=True)
+    hyper = _model_settings(args.model, args.set)
     bars = []
 
     def announce(n_params, n_train, n_val):
@@ -111,7 +164,6 @@ def cmd_train(args) -> None:
         bars[0].update(epoch - bars[0].n)
         bars[0].set_postfix(train=f"{train_loss:.3e}", val=f"{val_loss:.3e}")
 
-    out = Path(args.out or f"runs/{args.model}")
     train_run(args.model, args.data, out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
               history=args.history, seed=args.seed, device=args.device, hyper=hyper, curriculum=args.curriculum,
               warmup_epochs=args.warmup_epochs, progress=progress, announce=announce)
@@ -124,6 +176,7 @@ def cmd_compare(args) -> None:
     from surrolab.benchmarks.harness import CompareConfig, compare
     from surrolab.benchmarks.report import markdown, write_report
 
+    _output("--out", args.out, folder=True)
     config = CompareConfig(split=args.split, max_trajectories=args.max_trajectories, device=args.device)
     report = compare(args.data, args.runs, config)
     paths = write_report(report, args.out)
@@ -134,7 +187,7 @@ def cmd_compare(args) -> None:
 def cmd_export(args) -> None:
     from surrolab.benchmarks.export import export_sample
 
-    path = export_sample(args.data, args.sample, args.run or [], args.out)
+    path = export_sample(args.data, args.sample, args.run or [], _output("--out", args.out, folder=True))
     print(f"wrote {path} (open it in ParaView)")
 
 
@@ -156,12 +209,16 @@ def cmd_validate(args) -> None:
 def cmd_demo(args) -> None:
     from surrolab.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig.quick() if args.quick else DemoConfig(), Path(args.out))
+    run_demo(DemoConfig.quick() if args.quick else DemoConfig(), _output("--out", args.out, folder=True))
 
 
 def cmd_report(args) -> None:
-    from surrolab.benchmarks.cfd_report import run
+    from surrolab.benchmarks.cfd_report import FAMILIES, run
 
+    _output("--out", args.out, folder=True)
+    unknown = [f for f in args.families if f not in FAMILIES]
+    if unknown:
+        raise SurrolabError(f"families={unknown} is not allowed: use some of {', '.join(FAMILIES)}")
     run(args)
 
 
@@ -207,8 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="model hyperparameters (modes=16, ...); particle models also radius=M (default 2.5 particle "
-                        "spacings), noise=M per frame (default 0.4 x the acceleration std), giorom fraction=F")
+                   help="model hyperparameters (modes=16, channel_multipliers=1,2,2, ...); cape's base model's as "
+                        "base.KEY=VALUE; particle models also radius=M (default 2.5 particle spacings), noise=M per "
+                        "frame (default 0.4 x the acceleration std), giorom fraction=F")
     p.set_defaults(func=cmd_train)
 
     for name, help_text in (("compare", "surrogates against the solver: error, speed-up, report"),
@@ -259,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except SurrolabError as err:
         print(f"surrolab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file system that refuses a write the checks allowed (full disk, a race)
+        if err.filename is None:
+            raise
+        print(f"surrolab {args.command}: error: {err.filename}: {err.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"surrolab {args.command}: interrupted", file=sys.stderr)

@@ -24,14 +24,6 @@ def test_every_verb_has_help(verb, capsys):
     assert "usage: surrolab " + verb in capsys.readouterr().out
 
 
-def one_line_error(code, err, *needles):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 @pytest.mark.parametrize("args, needles", [
     (["generate", "wave"], ["unknown problem 'wave'", "diffusion_reaction, heat"]),
     (["generate", "heat", "--resolution", "0"], ["resolution=0"]),
@@ -42,7 +34,8 @@ def one_line_error(code, err, *needles):
     (["generate", "cavity", "--preset", "huge"], ["preset='huge'", "default", "demo", "large"]),
     (["generate", "cavity", "--resolution", "0"], ["resolution=0"]),
 ])
-def test_bad_arguments_fail_in_one_line_and_write_nothing(tmp_path, args, needles, monkeypatch, capsys):
+def test_bad_arguments_fail_in_one_line_and_write_nothing(tmp_path, args, needles, monkeypatch, capsys,
+                                                          one_line_error):
     monkeypatch.chdir(tmp_path)
     code = main(args)
     one_line_error(code, capsys.readouterr().err, *needles)
@@ -70,7 +63,7 @@ def test_parameters_outside_their_physical_range_are_refused():
         problem.check_parameters({"activator_diffusivity": -1e-3})
 
 
-def test_broken_files_fail_in_one_line(tmp_path, tiny_dataset, capsys):
+def test_broken_files_fail_in_one_line(tmp_path, tiny_dataset, capsys, one_line_error):
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(tiny_dataset.read_bytes()[:2000])
     foreign = tmp_path / "foreign.h5"
@@ -87,7 +80,7 @@ def test_broken_files_fail_in_one_line(tmp_path, tiny_dataset, capsys):
             one_line_error(code, capsys.readouterr().err, needle)
 
 
-def test_checkpoint_for_another_dataset_fails_in_one_line(tmp_path, tiny_dataset):
+def test_checkpoint_for_another_dataset_fails_in_one_line(tmp_path, tiny_dataset, one_line_error):
     from surrolab.datasets.dummy import write_tiny
 
     run_dir = tmp_path / "run"
