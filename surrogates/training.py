@@ -51,7 +51,7 @@ class TrainConfig:
         check_range("learning_rate", self.learning_rate, 1e-8, 1.0)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         check_range("grad_clip", self.grad_clip, 0.0, 1e6)
-        check_positive_int("seed", self.seed, minimum=0)  # numpy's generators (particle noise) take no negative seed
+        check_positive_int("seed", self.seed, minimum=0)  # GIOROM's subsets: numpy's generators refuse a negative seed
         if self.device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", self.device):
             raise SurrolabError(f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N")
 
