@@ -43,7 +43,7 @@ class DFGRun:
     extra: dict[str, float] = field(default_factory=dict)  # cross-checks (surface drag, period spread, ...)
 
 
-def _setup(case: DFGCylinder, h: float, h_cylinder: float, dt: float, stabilization: str):
+def _setup(case: DFGCylinder, h: float, h_cylinder: float, dt: float, stabilization: str = "auto"):
     domain = cylinder_channel(h=h, h_cylinder=h_cylinder)
     solver = NavierStokesSolver(domain.mesh, case.boundary_conditions(domain), viscosity=case.viscosity,
                                 density=case.density, dt=dt, stabilization=stabilization)
