@@ -43,7 +43,7 @@ Gunzburger & Shadid, Comput. Methods Appl. Mech. Eng. 193 (2004) 2301–2323). W
 oscillates once the mesh Péclet number |u|h/(2κ) exceeds 1; in the `smoke` family (u up to ~2 m/s,
 h = 1 m, κ = 0.04 m²/s) it is ~25. SUPG reduces the wiggles at fronts to over- and undershoots of a few
 percent (it is not monotone: c may dip slightly below 0, which `smoke` reports). `stabilization="none"` gives
-plain Galerkin.
+plain Galerkin (for the scalar; the flow's own SUPG/grad-div switch is `flow_stabilization`, default `auto`).
 
 Coupling, one linear solve for (u, p) then one for c per step, second order and linear:
 1. the buoyancy at tⁿ⁺¹ uses the extrapolated scalar c* = 2cⁿ − cⁿ⁻¹ (c* = c⁰ on the first step), an
@@ -68,8 +68,8 @@ velocity falls 140-fold and ‖∇·u_h‖ 560-fold on a structured mesh (the te
 function of y alone) and the velocity 4.6-fold on an unstructured gmsh box (h = 0.08, layer width 0.05); in
 `smoke` (defaults, Δt = 0.375 s) ‖∇·u_h‖/‖∇u_h‖ over the first 24 s falls 1.4- to 4-fold (0.053 -> 0.013
 at t = 6 s, 0.030 -> 0.021 at 24 s). It cannot remove the gradient part of the nonlinear term, so an
-under-resolved flow still shows a large ‖∇·u_h‖ (grad-div stabilisation in the flow solver would be the
-general remedy).
+under-resolved flow still shows a large ‖∇·u_h‖; the flow solver's grad-div term, on where its cell Reynolds
+number calls for SUPG (`flow_stabilization`, `navier_stokes.py`), is the general remedy.
 
 Stability: the flow step alone is unconditionally stable for a given force, and the scalar step alone is
 A-stable BDF2 with b(w; c, c) = 0; neither has a CFL limit. The coupling, explicit in the buoyancy, is not

@@ -43,7 +43,8 @@ vanishes (c(u*; v, v) = 0 for any u*), and the BDF2 identity
 2(3a − 4b + c, a) = |a|² + |2a − b|² − |b|² − |2b − c|² + |a − 2b + c|² gives decay of the G-norm
 |uⁿ⁺¹|² + |2uⁿ⁺¹ − uⁿ|² (Dahlquist's G-stability of BDF2). There is no CFL limit; Δt is an accuracy choice.
 A steady state of the scheme (uⁿ⁺¹ = uⁿ = uⁿ⁻¹) is exactly the discrete steady Navier–Stokes solution, for
-any Δt, which `run_to_steady_state` uses with a large Δt.
+any Δt, which `run_to_steady_state` uses with a large Δt; `navier_stokes_steady.py` solves the same steady
+problem by Newton's method instead.
 
 Why not incremental pressure correction (IPCS, as in Dokken's FEniCSx tutorial): its splitting imposes a
 spurious ∂p/∂n = 0 on the pressure step, which limits the pressure to O(Δt) in L2 (O(Δt^{3/2}) in the
