@@ -22,9 +22,14 @@ different sizes, offsetting `edge_index`). PyG 2.8 runs here without torch-scatt
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
-from torch_geometric.data import Data
+
+# PyG 2.8 calls torch.jit.script at import, which torch 2.15 deprecates with a FutureWarning on stderr: not ours
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+from torch_geometric.data import Data  # noqa: E402
 
 from surrolab.errors import SurrolabError
 from surrolab.solvers.trajectory import MeshGeometry

@@ -36,13 +36,20 @@ Departures from the reference, and why:
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
-from torch_geometric.nn import MessagePassing
+
+# PyG 2.8 calls torch.jit.script at import, which torch 2.15 deprecates with a FutureWarning on stderr: not ours
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+from torch_geometric.data import Batch  # noqa: E402
+from torch_geometric.nn import MessagePassing  # noqa: E402
 
 from surrolab.meshes.mesh_graph import NODE_TYPES
 from surrolab.surrogates.gns import mlp
 from surrolab.surrogates.hyperparameters import Integer, Number, check_hyperparameters
+from surrolab.surrogates.training import Hooks
 
 DIRICHLET_TYPES = tuple(NODE_TYPES.index(kind) for kind in ("inlet", "wall", "obstacle"))
 
@@ -114,7 +121,7 @@ class MeshGraphNets(nn.Module):
     limits = {"latent": Integer(), "n_layers": Integer(), "noise": Number(0), "dim": Integer(),
               "n_parameters": Integer(minimum=0), "n_edge_features": Integer()}
 
-    def __init__(self, dim: int = 2, n_parameters: int = 0, n_edge_features: int | None = None,
+    def __init__(self, dim: int = 2, n_parameters: int = 0, n_edge_features: int | None = None, *,
                  latent: int = 128, n_layers: int = 15, noise: float = 0.02):
         n_edge_features = dim + 1 if n_edge_features is None else n_edge_features
         check_hyperparameters(self.limits, locals())
@@ -153,13 +160,40 @@ class MeshGraphNets(nn.Module):
              generator: torch.Generator | None = None) -> torch.Tensor:
         """The training loss of one (batched) transition, with the input noise (module docstring)."""
         free = ~dirichlet_mask(node_type)
-        if self.noise > 0:
-            noise = torch.randn(velocity.shape, generator=generator, dtype=velocity.dtype) * self.noise
-            velocity = velocity + noise * free[:, None]
+        if self.noise > 0 and self.training:  # validation scores the clean transition
+            noise = torch.randn(velocity.shape, generator=generator, dtype=velocity.dtype).to(velocity.device)
+            velocity = velocity + self.noise * noise * free[:, None]
         target = self.output_normalizer(torch.cat([next_velocity - velocity, next_pressure[:, None]], dim=-1))
         output = self(velocity, node_type, edge_index, edge_attr, parameters)
         velocity_error = ((output[:, :self.dim] - target[:, :self.dim]) ** 2).sum(-1)[free].mean()
         return velocity_error + ((output[:, self.dim] - target[:, self.dim]) ** 2).mean()
+
+    def training_hooks(self, seed: int = 0) -> "MeshGraphNetsHooks":
+        return MeshGraphNetsHooks(seed)
+
+
+class MeshGraphNetsHooks(Hooks):
+    """MeshGraphNets' step in the one training loop: a batch is PyG's disjoint union of the items' graphs
+    (`datasets/mesh_data.py`), the loss `MeshGraphNets.loss`. The input noise is drawn from a generator
+    reseeded at every epoch, so a run resumed at an epoch boundary draws what an uninterrupted one does."""
+
+    KEYS = ("velocity", "next_velocity", "next_pressure", "node_type", "edge_index", "edge_attr", "parameters")
+
+    def __init__(self, seed: int = 0):
+        self.seed, self.epoch, self.generator = seed, None, torch.Generator()
+
+    def collate(self, items: list) -> dict[str, torch.Tensor]:
+        batch = Batch.from_data_list(items)  # edge_index offset by the nodes of the graphs before
+        return {**{key: batch[key] for key in self.KEYS}, "graphs": torch.tensor(len(items))}
+
+    def batch_size(self, batch: dict[str, torch.Tensor]) -> int:
+        return int(batch["graphs"])
+
+    def loss(self, model: MeshGraphNets, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.generator.manual_seed(self.seed * 100_003 + epoch)
+        return model.loss(*(batch[key] for key in self.KEYS), generator=self.generator)
 
 
 def dirichlet_mask(node_type: torch.Tensor) -> torch.Tensor:
@@ -179,4 +213,5 @@ def rollout(step, velocity: torch.Tensor, boundary_velocities: torch.Tensor) -> 
     return torch.stack(velocities), torch.stack(pressures)
 
 
-__all__ = ["DIRICHLET_TYPES", "GraphNetBlock", "MeshGraphNets", "OnlineNormalizer", "dirichlet_mask", "rollout"]
+__all__ = ["DIRICHLET_TYPES", "GraphNetBlock", "MeshGraphNets", "MeshGraphNetsHooks", "OnlineNormalizer",
+           "dirichlet_mask", "rollout"]

@@ -1,5 +1,6 @@
 """Dataset file -> trained run: the one place that reads a dataset's splits and trains a model on them (a
-particle model on a particle dataset goes through `particle_run.train_particle_run`).
+particle model goes through `particle_run.train_particle_run`, a mesh model through `mesh_run.train_mesh_run`,
+chosen by the model's `input_kind`).
 
 `surrolab train` and the comparison scripts under benchmarks/ both call `train_run`, so a model trains the
 same way from the command line and in a study. It sits at the edge (files in, files out); the numerics
@@ -60,7 +61,8 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     from surrolab.errors import SurrolabError, check_positive_int
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
-    from surrolab.surrogates.particle_run import is_particle_model, train_particle_run
+    from surrolab.surrogates.mesh_run import train_mesh_run
+    from surrolab.surrogates.particle_run import train_particle_run
     from surrolab.surrogates.training import TrainConfig, train
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device,
@@ -70,11 +72,13 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     hyper = check_settings(cls, dict(hyper or {}))
     if history is not None:
         check_positive_int("history", history)
-    if is_particle_model(cls):
+    kind = getattr(cls, "input_kind", "grid")
+    if kind != "grid":  # particle and mesh models: their own runner, the same loop
         if curriculum:
             raise SurrolabError(f"--curriculum is for grid models; {model_name} trains on one-step targets")
-        return train_particle_run(model_name, data, out, config, history=history, hyper=hyper, progress=progress,
-                                  announce=announce)
+        runner = {"particles": train_particle_run, "mesh": train_mesh_run}[kind]
+        return runner(model_name, data, out, config, history=history, hyper=hyper, progress=progress,
+                      announce=announce)
     history = 2 if history is None else history
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)

@@ -38,6 +38,7 @@ MODELS = {
     "cape": "surrolab.surrogates.cape:CAPESurrogate",
     "gns": "surrolab.surrogates.gns:GNS",  # particle models: trained on MPM datasets
     "giorom": "surrolab.surrogates.giorom:GIOROM",
+    "mgn": "surrolab.surrogates.meshgraphnets:MeshGraphNets",  # mesh models: trained on the FEM mesh itself
 }
 
 

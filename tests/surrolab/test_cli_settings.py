@@ -46,6 +46,9 @@ BAD_SETTINGS = {
                ("latent=-1", "latent=-1"), ("fraction=0", "fraction=0.0 is not allowed: it must be a finite number "
                                                          "in (0, 1]"),
                ("fraction=1.5", "fraction=1.5"), ("sampling=grid", "sampling='grid'"), ("radius=inf", "radius=inf")],
+    "mgn": [("latent=0", "latent=0 is not allowed: it must be an integer >= 1"), ("n_layers=-2", "n_layers=-2"),
+            ("noise=-0.1", "noise=-0.1 is not allowed"), ("noise=nan", "noise=nan"),
+            ("radius=1", "unknown mgn model setting 'radius'; allowed:")],
 }
 CASES = [(model, [s] if isinstance(s, str) else s, needle) for model, cases in BAD_SETTINGS.items()
          for s, needle in cases]

@@ -1,0 +1,71 @@
+"""MeshGraphNets through the one training loop on a generated mesh dataset (`surrogates/mesh_run.py`,
+`datasets/mesh_data.py`): transitions on each sample's own mesh, the loss falls, the checkpoint rebuilds the
+model, and wrong pairings fail in one line."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from surrolab.cli import main
+from surrolab.datasets import schema
+from surrolab.datasets.generate import generate
+from surrolab.datasets.mesh_data import MeshTransitions
+from surrolab.registry import get_problem
+from surrolab.surrogates.base import load_checkpoint, model_from_checkpoint
+from surrolab.surrogates.train_run import train_run
+
+
+@pytest.fixture(scope="module")
+def cavity_data(tmp_path_factory):
+    """Six demo cavities (Re 10–360 drawn), 2 s in 11 frames: 4 train, 1 val, 1 test."""
+    problem = get_problem("cavity")
+    config = problem.make_config(preset="demo", t_end=2.0, n_frames=11)
+    return generate(problem, config, 6, tmp_path_factory.mktemp("mesh") / "cavity.h5", seed=1)
+
+
+def test_transitions_are_the_samples_frames_on_their_own_meshes(cavity_data):
+    with schema.open_dataset(cavity_data) as f:
+        train = schema.read_split(f, "train")
+        transitions = MeshTransitions.from_dataset(f, train)
+        description = schema.read_description(f)
+        stored = schema.read_mesh_fields(f, description, int(train[1]))  # (T, channels, N)
+        mesh = schema.read_mesh(f, int(train[1]))
+    assert len(transitions) == len(train) * 10
+    item = transitions[10 + 3]  # sample train[1], frame 3 -> 4
+    channels = list(description.channel_names)
+    np.testing.assert_array_equal(item.velocity.numpy(), stored[3, [channels.index("velocity_x"),
+                                                                     channels.index("velocity_y")]].T)
+    np.testing.assert_array_equal(item.next_pressure.numpy(), stored[4, channels.index("pressure")])
+    assert item.num_nodes == mesh.n_points and item.parameters.shape == (mesh.n_points, 5)
+
+
+def test_mgn_trains_in_the_one_loop_and_its_checkpoint_rebuilds_it(cavity_data, tmp_path):
+    """400 steps (40 epochs of 10 batches of 4 transitions), latent 32, 4 blocks. Measured: the training
+    loss (normalised, noisy inputs) falls from 2.96 to 0.66; asserted below 40 % of the first epoch's."""
+    out = tmp_path / "mgn"
+    train_run("mgn", cavity_data, out, epochs=40, batch_size=4, hyper={"latent": 32, "n_layers": 4})
+    log = np.genfromtxt(out / "log.csv", delimiter=",", names=True)
+    print(f"train loss {log['train_loss'][0]:.3f} -> {log['train_loss'][-1]:.3f}")
+    assert log["train_loss"][-1] < 0.4 * log["train_loss"][0]
+    payload = load_checkpoint(out / "model.pt")
+    model, normalizer = model_from_checkpoint(payload)
+    assert normalizer is None and model.constructor["latent"] == 32
+    assert torch.any(model.node_normalizer.count > 0)  # the online statistics travel with the weights
+    with schema.open_dataset(cavity_data) as f:
+        item = MeshTransitions.from_dataset(f, schema.read_split(f, "test"))[0]
+    inputs = (item.velocity, item.node_type, item.edge_index, item.edge_attr, item.parameters)
+    state = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    again = type(model)(**payload["constructor"])
+    again.load_state_dict(state)
+    torch.testing.assert_close(again.eval()(*inputs), model(*inputs))
+
+
+def test_wrong_pairings_fail_in_one_line(cavity_data, tiny_dataset, tmp_path, capsys):
+    for args, needle in ((["--data", str(tiny_dataset)], "mgn is a mesh model and"),
+                         (["--data", str(cavity_data), "--history", "3"], "history=3 is not allowed"),
+                         (["--data", str(cavity_data), "--set", "noise=-1"], "noise=-1.0 is not allowed")):
+        code = main(["train", "mgn", "--out", str(tmp_path / "run"), *args])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
