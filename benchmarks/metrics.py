@@ -129,6 +129,17 @@ def relative_l2(pred, true, *, n_spatial: int, mask=None, component_axis: int | 
     return np.sqrt(pair.sum(pair.error**2)) / np.maximum(np.sqrt(pair.sum(pair.true**2)), RELATIVE_EPS)
 
 
+def lumped_l2(values, mass, *, component_axis: int | None = None) -> np.ndarray:
+    """The FE L2 norm of fields at the vertices of a mesh, with the lumped P1 mass m (`MeshGeometry.lumped_mass`):
+    sqrt(Σ_i m_i |v_i|²). values: (*leading, N), or with `component_axis` one leading axis of components summed
+    at each node; mass: (N,). Returns `leading` (without the component axis). Unlike the plain vector norm it
+    does not weigh a refined region by its number of nodes; it differs from ∫ v_h² by O(h²)."""
+    squared = np.asarray(values, dtype=np.float64) ** 2
+    if component_axis is not None:
+        squared = squared.sum(axis=component_axis)
+    return np.sqrt(squared @ np.asarray(mass, dtype=np.float64))
+
+
 def nrmse(pred, true, *, n_spatial: int, mask=None, component_axis: int | None = None) -> np.ndarray:
     """PDEBench's nRMSE, ||pred - true||_2 / ||true||_2 per sample and channel.
 

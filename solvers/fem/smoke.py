@@ -86,7 +86,7 @@ from surrolab.solvers.fem.boussinesq import BoussinesqSolver, BoussinesqState
 from surrolab.solvers.fem.flow_family import PRESSURE, VELOCITY, FlowConfig, FlowFamily, vertex_dofs
 from surrolab.solvers.fem.navier_stokes import VelocityBC
 from surrolab.solvers.problem import BoundaryCondition, ParameterSpec
-from surrolab.solvers.trajectory import FieldSpec, MeshGeometry, Trajectory
+from surrolab.solvers.trajectory import FieldSpec, Trajectory
 
 SIZE = 32.0  # m, the side of PDEArena's box
 N_SOURCES = 2
@@ -138,15 +138,6 @@ def source_density(points: np.ndarray, params: dict[str, float]) -> np.ndarray:
     for k in range(1, N_SOURCES + 1):
         total += np.exp(-((x - params[f"source_{k}_x"]) ** 2 + (y - params[f"source_{k}_y"]) ** 2) / radius**2)
     return rate * total
-
-
-def vertex_weights(mesh: MeshGeometry) -> np.ndarray:
-    """∫_Ω φ_i for the P1 hat function of each vertex, (N,): ∫c_h = weights · (vertex values of c_h), exactly."""
-    a, b, c = (mesh.points[mesh.cells[:, i], :2] for i in range(3))
-    area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-    weights = np.zeros(mesh.n_points)
-    np.add.at(weights, mesh.cells.reshape(-1), np.repeat(area / 3.0, 3))
-    return weights
 
 
 class SmokeProblem(FlowFamily):
@@ -223,7 +214,7 @@ class SmokeProblem(FlowFamily):
         """The smoke's balance from the stored P1 vertex values (module docstring), its SUPG undershoot, and
         the Reynolds number with this config's viscosity."""
         mesh = trajectory.geometry
-        weights = vertex_weights(mesh)
+        weights = mesh.lumped_mass()  # ∫c_h = weights · (vertex values), exactly for P1
         smoke = trajectory.fields["smoke"]  # (T, N)
         mass = smoke @ weights  # (T,)
         rate = float(weights @ source_density(mesh.points, params))
@@ -235,4 +226,4 @@ class SmokeProblem(FlowFamily):
                 "smoke_injected": injected, "smoke_undershoot": undershoot}
 
 
-__all__ = ["SMOKE", "SmokeConfig", "SmokeProblem", "source_density", "vertex_weights"]
+__all__ = ["SMOKE", "SmokeConfig", "SmokeProblem", "source_density"]

@@ -9,7 +9,7 @@ from surrolab.datasets import schema
 from surrolab.datasets.generate import generate
 from surrolab.errors import SurrolabError
 from surrolab.registry import get_problem
-from surrolab.solvers.fem.smoke import SIZE, SmokeProblem, vertex_weights
+from surrolab.solvers.fem.smoke import SIZE, SmokeProblem
 from surrolab.solvers.trajectory import MeshGeometry
 
 PROBLEM = SmokeProblem()
@@ -19,7 +19,7 @@ PARAMS = {"buoyancy": 0.45, "source_1_x": 10.0, "source_1_y": 6.0, "source_2_x":
 
 
 def smoke_centroid_height(trajectory) -> float:
-    weights = vertex_weights(trajectory.geometry)
+    weights = trajectory.geometry.lumped_mass()
     smoke = trajectory.fields["smoke"][-1]
     return float(weights @ (smoke * trajectory.geometry.points[:, 1]) / (weights @ smoke))
 
@@ -101,9 +101,9 @@ def test_generated_dataset_validates_records_parameters_and_holds_out_strong_buo
         assert grid_smoke.shape[-2:] == (65, 65) and grid_smoke[:, -1].max() > 0.1
 
 
-def test_vertex_weights_integrate_p1_functions_exactly(plume):
+def test_lumped_mass_integrates_p1_functions_exactly(plume):
     mesh = plume[1].geometry
-    weights = vertex_weights(mesh)
+    weights = mesh.lumped_mass()
     assert weights.sum() == pytest.approx(SIZE**2, rel=1e-12)
     x, y = mesh.points.T
     assert weights @ (2 * x + 3 * y) == pytest.approx(5 * SIZE**3 / 2, rel=1e-12)  # ∫(2x + 3y)
