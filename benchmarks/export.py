@@ -31,7 +31,7 @@ def export_sample(data: str | os.PathLike, sample: int, runs: list[str | os.Path
         inside = schema.read_mask(f, [sample])  # (1, *spatial): all True on a grid dataset
     series = {f"{c}_truth": truth[0, :, i] for i, c in enumerate(description.channel_names)}
     for run in runs:
-        model, normalizer = model_from_checkpoint(load_checkpoint(run), description)
+        model, normalizer = model_from_checkpoint(load_checkpoint(run), description, kinds=("grid",))
         label = Path(run).name
         mask = torch.as_tensor(inside)[:, None, None] if description.geometry_type == "mesh" else None
         pred = rollout(model, normalizer, torch.as_tensor(truth[:, : model.history]),

@@ -311,7 +311,7 @@ def run_model(run: str | Path, description, truth: np.ndarray, params: np.ndarra
     `inside` (N, 1, 1, *spatial) masks the grid nodes outside the fluid: the rollout sets the prediction
     there to 0, as the data are, and no error is counted there."""
     payload = load_checkpoint(run)
-    model, normalizer = model_from_checkpoint(payload, description)
+    model, normalizer = model_from_checkpoint(payload, description, kinds=("grid",))
     model, normalizer = model.to(device), normalizer.to(device)
     h, n_times = model.history, truth.shape[1]
     if n_times <= h:
@@ -375,6 +375,8 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
         dataset_seed = int(f["provenance"].attrs.get("seed", 0))
         sample_seeds = f["samples/seed"][()][idx]
         generation_seconds = float(f["samples/wall_time"][()].sum())
+    for run in runs:  # a checkpoint this harness cannot run fails before the solvers' minutes, not after
+        model_from_checkpoint(load_checkpoint(run), description, kinds=("grid",))
     problem = get_problem(description.problem)
     config_obj = problem.make_config(**problem_config)
     initial = initial_states(problem, description, truth[:, 0], inside, dataset_seed, sample_seeds)

@@ -147,17 +147,23 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return payload
 
 
-def model_from_checkpoint(payload: dict, description: DatasetDescription | None = None):
-    """Rebuild (model, normalizer) from a loaded checkpoint; check it fits `description` if given. The
-    normalizer is None for a model that keeps its statistics itself (GNS, GIOROM)."""
+def model_from_checkpoint(payload: dict, description: DatasetDescription | None = None, *,
+                          kinds: tuple[str, ...] | None = None):
+    """Rebuild (model, normalizer) from a loaded checkpoint; check it fits `description` if given, and that
+    the model takes one of the input `kinds` if given (a caller that can only run grid models says so). The
+    normalizer is None for a model that keeps its statistics itself (GNS, GIOROM, MeshGraphNets)."""
+    from surrolab.registry import get_model_class
+
+    kind = getattr(get_model_class(payload["model"]), "input_kind", "grid")
+    if kinds is not None and kind not in kinds:
+        raise SurrolabError(f"the checkpoint holds {payload['model']}, a {kind} model; this step runs "
+                            f"{' and '.join(kinds)} models only (mesh models are not scored or exported yet)")
     if description is not None:
         expected, found = dataset_signature(description), payload["dataset"]
         for key in ("channels", "parameters", "spatial_shape"):
             if list(found[key]) != list(expected[key]):
                 raise SurrolabError(f"checkpoint was trained on {key}={found[key]} but the dataset has "
                                     f"{key}={expected[key]}: train on this dataset's problem and resolution")
-    from surrolab.registry import get_model_class
-
     model = get_model_class(payload["model"])(**payload["constructor"])
     model.load_state_dict(payload["state_dict"])
     if not payload["normalizer"]:  # a particle model: its statistics are its own buffers

@@ -69,3 +69,15 @@ def test_wrong_pairings_fail_in_one_line(cavity_data, tiny_dataset, tmp_path, ca
         err = capsys.readouterr().err
         assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_compare_and_export_refuse_a_mesh_model_in_one_line(cavity_data, tmp_path, capsys):
+    """Scoring and exporting mesh models on the mesh is not there yet: they say so before any solver runs."""
+    out = tmp_path / "mgn"
+    train_run("mgn", cavity_data, out, epochs=1, hyper={"latent": 8, "n_layers": 1})
+    for args in (["compare", str(out), "--data", str(cavity_data)],
+                 ["export", str(cavity_data), "--sample", "0", "--run", str(out), "--out", str(tmp_path / "viz")]):
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "mgn, a mesh model" in err, err
+    assert not (tmp_path / "viz").exists()
