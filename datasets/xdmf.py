@@ -145,6 +145,17 @@ def write_xdmf(xdmf_path: str | os.PathLike, h5_path: str | os.PathLike, spatial
                            [(name, shape_xml, spatial, frames) for name, frames in series.items()])
 
 
+def write_mesh_xdmf(xdmf_path: str | os.PathLike, h5_path: str | os.PathLike, group: str, points_shape,
+                    cells_shape, cell_type: str, times: np.ndarray, frames: list[list[Attribute]],
+                    name: str = "mesh") -> Path:
+    """An XDMF file with one temporal collection on the mesh `<group>/points`, `<group>/cells` of the HDF5
+    file (the sidecar layout of a mesh sample); `frames`: per time step, the node attributes shown."""
+    xdmf_path = Path(xdmf_path)
+    h5_name = _h5_name(xdmf_path, h5_path)
+    shape_xml = _mesh_shape_xml(h5_name, group, points_shape, cells_shape, cell_type)
+    return _write_document(xdmf_path, h5_name, times, [(name, shape_xml, tuple(points_shape[:1]), frames)])
+
+
 def _datasets(group: h5py.Group) -> list[tuple[str, str, tuple[int, ...]]]:
     """(name, absolute path, shape) of every dataset below `group`."""
     out = []

@@ -168,6 +168,16 @@ class MeshGraphNets(nn.Module):
         velocity_error = ((output[:, :self.dim] - target[:, :self.dim]) ** 2).sum(-1)[free].mean()
         return velocity_error + ((output[:, self.dim] - target[:, self.dim]) ** 2).mean()
 
+    @torch.no_grad()
+    def rollout(self, graph, parameters: torch.Tensor, velocity: torch.Tensor,
+                boundary_velocities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's trajectory on one mesh `graph` (`mesh_graph`) from `velocity` (N, d), with the sample's
+        parameters (P,) and the Dirichlet values of each next frame (T, N, d): velocities (T + 1, N, d),
+        pressures (T, N) (`rollout`)."""
+        nodes = parameters.reshape(1, -1).expand(graph.num_nodes, -1)
+        return rollout(lambda u, boundary: self.step(u, graph.node_type, graph.edge_index, graph.edge_attr, nodes,
+                                                     boundary), velocity, boundary_velocities)
+
     def training_hooks(self, seed: int = 0) -> "MeshGraphNetsHooks":
         return MeshGraphNetsHooks(seed)
 
