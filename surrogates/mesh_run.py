@@ -24,6 +24,7 @@ def train_mesh_run(model_name: str, data: str | Path, out: str | Path, config, *
     from surrolab.datasets.mesh_data import MeshTransitions
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import dataset_signature
+    from surrolab.surrogates.train_run import run_summary, training_splits
     from surrolab.surrogates.training import train
 
     if history not in (None, 1):
@@ -31,13 +32,8 @@ def train_mesh_run(model_name: str, data: str | Path, out: str | Path, config, *
                             "alone (history 1)")
     cls = get_model_class(model_name)
     with schema.open_dataset(data) as f:
-        description = schema.read_description(f)
-        if description.geometry_type != "mesh":
-            raise SurrolabError(f"{model_name} is a mesh model and {data} a {description.geometry_type} dataset: "
-                                "generate a Navier–Stokes family (cavity, tube, dam, cylinder)")
-        train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
-        if len(train_idx) == 0:
-            raise SurrolabError(f"{data} has no training samples: generate more samples")
+        description, train_idx, val_idx = training_splits(
+            f, model_name, "mesh", "generate a Navier–Stokes family (cavity, tube, dam, cylinder)")
         train_set = MeshTransitions.from_dataset(f, train_idx)
         val_set = MeshTransitions.from_dataset(f, val_idx) if len(val_idx) else []
     torch.manual_seed(config.seed)
@@ -46,5 +42,4 @@ def train_mesh_run(model_name: str, data: str | Path, out: str | Path, config, *
         announce(sum(p.numel() for p in model.parameters()), len(train_set), len(val_set))
     train(model, None, train_set, val_set, config, out, signature=dataset_signature(description),
           hooks=model.training_hooks(seed=config.seed), progress=progress, metadata={"data": str(data)})
-    seconds = float(torch.load(Path(out) / "model.pt", weights_only=True)["train_seconds_total"])
-    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()), "train_seconds": seconds}
+    return run_summary(out, model)

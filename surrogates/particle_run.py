@@ -106,19 +106,14 @@ def train_particle_run(model_name: str, data: str | Path, out: str | Path, confi
     from surrolab.datasets.particle_data import ParticleWindows
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import dataset_signature
-    from surrolab.surrogates.train_run import check_settings
+    from surrolab.surrogates.train_run import check_settings, run_summary, training_splits
     from surrolab.surrogates.training import train
 
     cls = get_model_class(model_name)
     hyper = check_settings(cls, dict(hyper or {}))
     with schema.open_dataset(data) as f:
-        description = schema.read_description(f)
-        if description.geometry_type != "particles":
-            raise SurrolabError(f"{model_name} is a particle model and {data} a {description.geometry_type} "
-                                "dataset: generate an MPM problem (mpm_...)")
-        train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
-        if len(train_idx) == 0:
-            raise SurrolabError(f"{data} has no training samples: generate more samples")
+        description, train_idx, val_idx = training_splits(f, model_name, "particles",
+                                                          "generate an MPM problem (mpm_...)")
         train_positions, train_types = read_trajectories(f, train_idx)
         val_positions, val_types = read_trajectories(f, val_idx)
         arguments = particle_model_arguments(f, description, train_positions)
@@ -140,5 +135,4 @@ def train_particle_run(model_name: str, data: str | Path, out: str | Path, confi
         announce(sum(p.numel() for p in model.parameters()), len(train_set), len(val_set))
     train(model, None, train_set, val_set, config, out, signature=dataset_signature(description), hooks=hooks,
           progress=progress, metadata={"data": str(data), "training_noise": noise, **sparse})
-    seconds = float(torch.load(Path(out) / "model.pt", weights_only=True)["train_seconds_total"])
-    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()), "train_seconds": seconds}
+    return run_summary(out, model)

@@ -45,6 +45,31 @@ def check_settings(cls, hyper: dict, prefix: str = "") -> dict:
     return hyper
 
 
+def training_splits(f, model_name: str, kind: str, remedy: str):
+    """(description, train indices, val indices) of an open dataset that a `kind` model (`particles`, `mesh`)
+    trains on; a dataset of another geometry, or one without training samples, fails naming what to do."""
+    from surrolab.datasets import schema
+    from surrolab.errors import SurrolabError
+
+    description = schema.read_description(f)
+    if description.geometry_type != kind:
+        raise SurrolabError(f"{model_name} is a {'particle' if kind == 'particles' else kind} model and {f.filename} "
+                            f"a {description.geometry_type} dataset: {remedy}")
+    train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
+    if len(train_idx) == 0:
+        raise SurrolabError(f"{f.filename} has no training samples: generate more samples")
+    return description, train_idx, val_idx
+
+
+def run_summary(out, model) -> dict:
+    """What a runner returns: the run folder, the parameter count and the training time of the whole run as
+    the checkpoint records it (a resumed or already finished run counts the epochs of every session)."""
+    import torch
+
+    seconds = float(torch.load(Path(out) / "model.pt", weights_only=True)["train_seconds_total"])
+    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()), "train_seconds": seconds}
+
+
 def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
               lr: float = 1e-3, history: int | None = None, seed: int = 0, device: str = "auto", hyper: dict | None = None,
               curriculum: bool = False, warmup_epochs: int = 0, progress=None, announce=None) -> dict:
@@ -112,7 +137,4 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
         announce(sum(p.numel() for p in model.parameters()), len(train_set), len(val_set))
     train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
           hooks=hooks, progress=progress, metadata={"data": str(data)})
-    # the training time of the whole run as the checkpoint records it: a resumed (or already finished) run
-    # counts the epochs of every session, not just this call's
-    seconds = float(torch.load(Path(out) / "model.pt", weights_only=True)["train_seconds_total"])
-    return {"run": str(out), "n_parameters": sum(p.numel() for p in model.parameters()), "train_seconds": seconds}
+    return run_summary(out, model)
