@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     except SurrolabError as err:
         print(f"surrolab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `surrolab info data.h5 | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:  # a file system that refuses a write the checks allowed (full disk, a race)
         if err.filename is None:
             raise
