@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch_geometric.data import Batch
 
 from surrolab.errors import SurrolabError
 from surrolab.meshes.geometries import cavity, cylinder_channel
-from surrolab.meshes.mesh_graph import NODE_TYPES, mesh_edges, mesh_graph, node_types
+from surrolab.meshes.mesh_graph import NODE_TYPES, mesh_edges, mesh_graph, node_types  # filters PyG's warning
+from torch_geometric.data import Batch  # noqa: I001  (after mesh_graph, which filters its import-time warning)
 from surrolab.solvers.trajectory import MeshGeometry
 
 

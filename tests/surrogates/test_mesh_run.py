@@ -107,3 +107,37 @@ def test_export_writes_the_mesh_and_compare_refuses_a_mesh_model(cavity_data, tm
     code = main(["compare", str(out), "--data", str(cavity_data)])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "mgn, a mesh model" in err, err
+
+
+def test_interrupted_mgn_training_resumes_to_identical_weights(cavity_data, tmp_path):
+    """Killed after epoch 2 of 3 and started again: the same weights, online statistics and noise draws as an
+    uninterrupted run (the hooks reseed the input noise per epoch; the normalisers' sums are buffers)."""
+    from surrolab.surrogates.base import dataset_signature
+    from surrolab.surrogates.meshgraphnets import MeshGraphNets, MeshGraphNetsHooks
+    from surrolab.surrogates.training import TrainConfig, train
+
+    class StopAfter(MeshGraphNetsHooks):
+        def on_epoch_end(self, epoch, row):
+            if epoch == 2:
+                raise KeyboardInterrupt  # a run killed after this epoch
+
+    with schema.open_dataset(cavity_data) as f:
+        description = schema.read_description(f)
+        data = MeshTransitions.from_dataset(f, schema.read_split(f, "train"))
+    config = TrainConfig(epochs=3, batch_size=8, seed=3, device="cpu")
+
+    def model():
+        torch.manual_seed(0)
+        return MeshGraphNets(n_parameters=5, latent=16, n_layers=2)
+
+    train(model(), None, data, [], config, tmp_path / "a", signature=dataset_signature(description),
+          hooks=MeshGraphNetsHooks(seed=3))
+    with pytest.raises(KeyboardInterrupt):
+        train(model(), None, data, [], config, tmp_path / "b", signature=dataset_signature(description),
+              hooks=StopAfter(seed=3))
+    train(model(), None, data, [], config, tmp_path / "b", signature=dataset_signature(description),
+          hooks=MeshGraphNetsHooks(seed=3))
+    straight, resumed = (torch.load(tmp_path / run / "state.pt", weights_only=True)["model"] for run in "ab")
+    assert straight.keys() == resumed.keys() and any("normalizer.total" in key for key in straight)
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
