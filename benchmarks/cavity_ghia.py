@@ -102,6 +102,20 @@ def run_cavity(reynolds: float, resolution: int, *, dt: float = 0.5, tol: float 
                      solver.cell_reynolds(state), (solver, state))
 
 
+def refine(reynolds: float, resolutions, **options):
+    """`run_cavity` on each of the n² meshes in turn, each steady solve starting from the solution of the last
+    mesh that had one: yields (n, CavityRun), or (n, the SurrolabError) for a mesh without a steady solution."""
+    guess = None
+    for n in resolutions:
+        try:
+            run = run_cavity(reynolds, n, guess=guess, **options)
+        except SurrolabError as error:
+            yield n, error
+            continue
+        guess = run.solution
+        yield n, run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m surrolab.benchmarks.cavity_ghia",
                                      description=__doc__.split("\n")[0])
@@ -129,12 +143,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{'max|du|/U':>10} {'at y':>7} {'max|dv|/U':>10} {'at x':>7} {'w/o suspect':>12}")
     try:
         for re in args.re:
-            guess = None  # with --steady each mesh starts from the previous mesh's solution
-            for n in args.n:
-                run = run_cavity(re, n, dt=args.dt, tol=args.tol, max_steps=args.max_steps, grading=args.grading,
-                                 diagonal=args.diagonal, linear_solver=args.linear_solver, steady=args.steady,
-                                 references=tuple(args.reference), stabilization=args.stabilization, guess=guess)
-                guess = run.solution
+            for n, run in refine(re, args.n, dt=args.dt, tol=args.tol, max_steps=args.max_steps,
+                                 grading=args.grading, diagonal=args.diagonal, linear_solver=args.linear_solver,
+                                 steady=args.steady, references=tuple(args.reference),
+                                 stabilization=args.stabilization):
+                if isinstance(run, SurrolabError):
+                    raise run
                 flag = "" if run.converged else "  (not converged)"
                 for c in run.comparisons:
                     d = c.deviation

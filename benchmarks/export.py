@@ -29,7 +29,7 @@ def export_sample(data: str | os.PathLike, sample: int, runs: list[str | os.Path
         if kinds != {"mesh"}:
             raise SurrolabError("export mesh models and grid models in separate calls: a mesh model's file shows "
                                 "the sample's own mesh, a grid model's the dataset's grid")
-        return export_on_mesh(data, sample, runs, out_dir)
+        return export_on_mesh(data, sample, dict(zip(runs, payloads)), out_dir)
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)
         n = int(f.attrs["n_samples"])
@@ -65,12 +65,11 @@ def export_sample(data: str | os.PathLike, sample: int, runs: list[str | os.Path
     return h5_path.with_suffix(".xdmf")
 
 
-def export_on_mesh(data: str | os.PathLike, sample: int, runs: list[str | os.PathLike],
-                   out_dir: str | os.PathLike) -> Path:
+def export_on_mesh(data: str | os.PathLike, sample: int, runs: dict, out_dir: str | os.PathLike) -> Path:
     """Mesh models' rollouts on the sample's own mesh: `<out>/<problem>_sample<k>_mesh.h5` and `.xdmf` with the
     mesh (`/mesh/points`, `/mesh/cells`) and per frame `velocity_truth`, `pressure_truth`, `velocity_<run>`,
     `pressure_<run>`, `velocity_<run>_error`, `pressure_<run>_error` at the vertices (the predicted pressure of
-    frame 0 is the truth's: the model predicts it from frame 1 on)."""
+    frame 0 is the truth's: the model predicts it from frame 1 on). `runs`: run folder -> its loaded checkpoint."""
     from surrolab.datasets.mesh_data import MeshTransitions
 
     with schema.open_dataset(data) as f:
@@ -82,8 +81,8 @@ def export_on_mesh(data: str | os.PathLike, sample: int, runs: list[str | os.Pat
         transitions = MeshTransitions.from_dataset(f, [sample])
     graph, velocity, pressure = transitions.graphs[0], transitions.velocities[0], transitions.pressures[0]
     series = {"velocity_truth": velocity.numpy(), "pressure_truth": pressure.numpy()}
-    for run in runs:
-        model, _ = model_from_checkpoint(load_checkpoint(run), description, kinds=("mesh",))
+    for run, payload in runs.items():
+        model, _ = model_from_checkpoint(payload, description, kinds=("mesh",))
         velocities, pressures = model.rollout(graph, transitions.parameters[0], velocity[0], velocity[1:])
         label = Path(run).name
         series[f"velocity_{label}"] = velocities.numpy()

@@ -1,6 +1,6 @@
 """The Navier–Stokes solver's validation, each figure next to its published bound, regenerated as Markdown.
 
-    python -m surrolab.benchmarks.ns_validation                 # full runs, about an hour on 2 cores
+    python -m surrolab.benchmarks.ns_validation                 # full runs, ~21 min on 2 cores
     python -m surrolab.benchmarks.ns_validation --quick         # coarse versions of the same runs, ~1 min
 
 Writes `benchmarks/results/navier_stokes_validation.md` (or `--out`) with:
@@ -31,7 +31,7 @@ import numpy as np
 import ufl
 from petsc4py import PETSc
 
-from surrolab.benchmarks.cavity_ghia import run_cavity
+from surrolab.benchmarks.cavity_ghia import refine, run_cavity
 from surrolab.benchmarks.dfg_cylinder import DFGRun, run_periodic, run_steady
 from surrolab.errors import SurrolabError
 from surrolab.provenance import hardware
@@ -181,9 +181,9 @@ def build_report(quick: bool) -> str:
     lines += ["## 4. Lid-driven cavity at higher Reynolds numbers, steady solver", "",
               "Newton's method on the steady equations with continuation in the viscosity "
               "(`solvers/fem/navier_stokes_steady.py`), `stabilization=auto`, uniform n² meshes ('right' "
-              "diagonals), each mesh starting from the previous mesh's solution (interpolated), against Ghia, Ghia & Shin (1982; 129² at Re = 1000, 257² above) and Erturk, Corke & "
-              "Gökçöl (2005; 601²). Largest deviation over each table's interior stations as a fraction of the lid "
-              "speed; the last column leaves out Ghia's misprinted Re = 3200 u at y = 0.4531 (`GHIA_SUSPECT`). "
+              "diagonals), each mesh starting from the previous mesh's solution (interpolated), against Ghia, "
+              "Ghia & Shin (1982; 129² at Re = 1000, 257² above) and Erturk, Corke & Gökçöl (2005; 601²). "
+              "Largest deviation over each table's interior stations as a fraction of the lid speed; the last column leaves out Ghia's misprinted Re = 3200 u at y = 0.4531 (`GHIA_SUSPECT`). "
               "Steps: Newton iterations summed over the continuation.", "",
               "| Re | n | dofs | Newton steps | cell Re | SUPG/grad-div | reference | max \\|Δu\\| / U | at y "
               "| max \\|Δv\\| / U | at x | largest without suspect | wall s |",
@@ -206,14 +206,10 @@ def high_reynolds_cavity(reynolds_numbers, resolutions) -> tuple[list[str], dict
     """Section 4's rows, and for each (Re, reference) the smallest n within 1 % ('none' if no mesh is)."""
     rows, first_within = [], {}
     for reynolds in reynolds_numbers:
-        guess = None  # each mesh starts from the previous mesh's solution
-        for n in resolutions:
-            try:
-                run = run_cavity(reynolds, n, steady=True, references=("ghia", "erturk"), guess=guess)
-            except SurrolabError as error:  # no steady solution found on this mesh: say so in the table
-                rows.append(f"| {reynolds:g} | {n} | | | | | | {error} | | | | | |")
+        for n, run in refine(reynolds, resolutions, steady=True, references=("ghia", "erturk")):
+            if isinstance(run, SurrolabError):  # no steady solution found on this mesh: say so in the table
+                rows.append(f"| {reynolds:g} | {n} | | | | | | {run} | | | | | |")
                 continue
-            guess = run.solution
             for c in run.comparisons:
                 d = c.deviation
                 rows.append(f"| {reynolds:g} | {n} | {run.n_dofs:,} | {run.n_steps} | {run.cell_reynolds:.1f} "

@@ -157,7 +157,7 @@ def model_from_checkpoint(payload: dict, description: DatasetDescription | None 
     kind = getattr(get_model_class(payload["model"]), "input_kind", "grid")
     if kinds is not None and kind not in kinds:
         raise SurrolabError(f"the checkpoint holds {payload['model']}, a {kind} model; this step runs "
-                            f"{' and '.join(kinds)} models only (mesh models are not scored by compare yet)")
+                            f"{' and '.join(kinds)} models only")
     if description is not None:
         expected, found = dataset_signature(description), payload["dataset"]
         for key in ("channels", "parameters", "spatial_shape"):

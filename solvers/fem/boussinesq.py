@@ -98,7 +98,7 @@ from petsc4py import PETSc
 
 from surrolab.errors import SurrolabError, check_positive_number
 from surrolab.solvers.fem.navier_stokes import FlowState, NavierStokesSolver, VelocityBC, rollout
-from surrolab.solvers.fem.stabilization import CellNumber, element_length, speed, supg_tau
+from surrolab.solvers.fem.stabilization import element_length, speed, supg_tau
 
 ScalarSource = Callable[[ufl.SpatialCoordinate, dolfinx.fem.Constant], ufl.core.expr.Expr]
 ScalarData = Callable[[np.ndarray], np.ndarray]  # points (3, N) -> values (N,)
@@ -377,7 +377,6 @@ class BoussinesqSolver:
         self._pressure_mean = dolfinx.fem.form(self._pressure * ufl.dx)
         scalar_map = self.transport.space.dofmap.index_map
         self.extra_dofs = scalar_map.size_global
-        self._cell_number = CellNumber(self.flow.velocity_space)
 
     # the flow families' interface
     @property
@@ -437,8 +436,10 @@ class BoussinesqSolver:
         return self.flow.cell_reynolds(state.flow)
 
     def cell_peclet(self, state: BoussinesqState) -> float:
-        """The scalar's max_K |u|_K h_K / κ; Galerkin P1 is free of wiggles below 2 (|u|h/(2κ) < 1)."""
-        return self._cell_number(state.velocity, self.transport.diffusivity)
+        """The scalar's max_K |u|_K h_K / κ, the flow's cell Reynolds number times ν/κ (the same velocity and
+        cells); Galerkin P1 is free of wiggles below 2 (|u|h/(2κ) < 1)."""
+        kinematic_viscosity = self.flow.viscosity / self.flow.density
+        return self.cell_reynolds(state) * kinematic_viscosity / self.transport.diffusivity
 
     def functions(self, state: BoussinesqState) -> tuple[dolfinx.fem.Function, ...]:
         """New dolfinx Functions (u_h, p_h, c_h) holding the state."""

@@ -43,8 +43,8 @@ Where we deviate, and why:
   matter. Not a Galerkin artefact of under-resolution, as far as measured: every default sample passes the
   flow's cell Reynolds limit (13–32), so `stabilization=auto` runs it with SUPG/grad-div, and on seed 0's
   first sample (Re 404) that changes the velocity by at most 0.6 % and the smoke by 0.6 % over the 96 s
-  against `stabilization=none`. Δt: with twice the default, 0.375 s, one sample in six (seed 0, sample 0, Re 404) grew a
-  grid-scale oscillation at a sharp smoke front after t ≈ 50 s (‖∇·u_h‖/‖∇u_h‖ 0.55, all of it from one
+  against `stabilization=none`. Δt: with twice the default, 0.375 s, one sample in six (seed 0, sample 0,
+  Re 404) grew a grid-scale oscillation at a sharp smoke front after t ≈ 50 s (‖∇·u_h‖/‖∇u_h‖ 0.55, all of it from one
   patch of cells; at 0.1875 s 0.036) and the Re 500 corner reached 0.38 (0.043), so the default keeps
   |u|Δt/h ≲ 0.5; halving Δt once more changes a default run by less than 1.3 % (smoke) and 0.8 % (velocity).
 * The fields are stored at the mesh vertices and interpolated onto a 129² grid of nodes (grid_resolution 4

@@ -36,8 +36,8 @@ import ufl
 from mpi4py import MPI
 
 STABILIZATIONS = ("auto", "supg", "none")
-"""`auto`: on from the first step whose advecting velocity has a cell Reynolds number above the solver's
-limit; `supg`: always on; `none`: plain Galerkin."""
+"""`auto`: on from the first step from a flow whose cell Reynolds number is above the solver's limit (and on
+after it); `supg`: always on; `none`: plain Galerkin."""
 
 
 def element_length(mesh: dolfinx.mesh.Mesh, degree: int) -> ufl.core.expr.Expr:
