@@ -117,7 +117,7 @@ def sample_view(data: Path, runs: list[Path], split: str, device: str) -> Sample
         truth = schema.read_fields(f, d, idx)
         inside = schema.read_mask(f, idx)
         params = schema.read_parameters(f, d, idx)
-    predictions = {run.name: run_model(run, d, truth, params, device, inside[:, None, None])[0][0, -1]
+    predictions = {run.name: run_model(run, d, truth, params, device, inside[:, None, None]).prediction[0, -1]
                    for run in runs}
     fields = field_channels(d)
     name = "velocity" if "velocity" in fields else next(iter(fields))

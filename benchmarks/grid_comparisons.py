@@ -81,7 +81,7 @@ def prepare_dataset(spec: DataSpec, out: Path, seed: int = 0) -> Path:
 def score_run(run: str | Path, data: str | Path, split: str = "test", max_trajectories: int = 8,
               device: str = "cpu") -> dict:
     """One-step and rollout relative L2 of a run on `split`, as `harness.compare()` computes them."""
-    from surrolab.benchmarks.harness import run_model, score_prediction
+    from surrolab.benchmarks.harness import field_channels, rollout_errors, run_model, score_prediction
     from surrolab.datasets import schema
     from surrolab.errors import SurrolabError
 
@@ -93,11 +93,12 @@ def score_run(run: str | Path, data: str | Path, split: str = "test", max_trajec
         truth = schema.read_fields(f, description, idx)
         inside = schema.read_mask(f, idx)
         params = schema.read_parameters(f, description, idx)
-    pred, seconds, one_step, payload, _ = run_model(run, description, truth, params, device, inside[:, None, None])
-    h = payload["constructor"]["history"]
-    scores = score_prediction(pred[:, h:], truth[:, h:], description, inside)
+    result = run_model(run, description, truth, params, device, inside[:, None, None])
+    h = result.history
+    one_step = rollout_errors(result.one_step, truth[:, h:], field_channels(description), inside)
+    scores = score_prediction(result.prediction[:, h:], truth[:, h:], description, inside)
     return {"one_step_rel_l2": float(one_step.total), "rollout_rel_l2": float(scores.errors.total),
-            "seconds_per_trajectory": seconds}
+            "seconds_per_trajectory": result.seconds_per_trajectory}
 
 
 # -- equal parameter budgets --------------------------------------------------------------------------

@@ -37,17 +37,27 @@ def markdown(report: dict) -> str:
               "trajectory at a time. The full solver's error is its re-run against the stored data (float32 "
               "storage). Break-even = (data-generation solve time "
               f"{report['generation_seconds']:.1f} s + training time) / time saved per query."]
-    if report.get("geometry_type") == "mesh":
+    mesh = report.get("scored_on") == "mesh"
+    if mesh:
+        low, high = min(report["mesh_vertices"]), max(report["mesh_vertices"])
+        lines.append(f"\nScored on the mesh: every error is taken at each test sample's own mesh vertices "
+                     f"({low:,}{'' if low == high else f'–{high:,}'} per sample here), weighted by the lumped P1 mass (the FE L2 norm). "
+                     "A mesh model is rolled out on the sample's mesh graph; a grid model on the dataset's grid, its "
+                     "prediction then read at the vertices bilinearly from the grid nodes inside the fluid; a solver "
+                     "run on a coarsened mesh is interpolated onto the data's mesh in its own cells.")
+    elif report.get("geometry_type") == "mesh":  # a report from before mesh scoring
         lines.append(f"\nErrors count only the grid nodes inside each sample's fluid "
                      f"({100 * report['fluid_fraction']:.0f}% of the grid here); the solver runs on meshes are "
                      "interpolated onto the grid as the dataset writer does it.")
+    how = ("per triangle of the P1 interpolant at the vertices" if mesh
+           else "over the interior fluid nodes (central differences on the grid)")
     for m in report["models"]:
         if m.get("divergence"):
             d = m["divergence"]
-            lines.append(f"\nDivergence of the velocity, RMS of div u / RMS of |grad u| over the interior fluid "
-                         f"nodes (central differences on the grid): {m['label']} {d['prediction']:.2e}, solver data "
-                         f"{d['truth']:.2e} (the data's value is what this check reads on the solver's solenoidal "
-                         "field).")
+            lines.append(f"\nDivergence of the velocity, RMS of div u / RMS of |grad u| {how}: {m['label']} "
+                         f"{d['prediction']:.2e}, solver data {d['truth']:.2e} (the data's value is what this check "
+                         "reads on the solver's solenoidal field).")
+    lines += _forces(report) + _band(report)
     for m in report["models"]:
         for name, d in m.get("conservation", {}).items():
             lines.append(f"\nConserved integral of `{name}`, largest drift over the rollout (relative): "
@@ -84,6 +94,43 @@ def _per_field(report: dict) -> list[str]:
     for s in report["solvers"]:
         if s.get("field_rel_l2"):
             lines.append(f"| {s['label']} | " + " | ".join(f"{s['field_rel_l2'][n]:.3e}" for n in names) + " |")
+    return lines
+
+
+def _forces(report: dict) -> list[str]:
+    """Drag and lift on the obstacle from each model's fields beside the solver data's (mesh scoring)."""
+    rows = [m for m in report["models"] if m.get("forces")]
+    if not rows:
+        return []
+    f0 = rows[0]["forces"]
+    lines = ["", f"Forces on `{f0['boundary']}` ({f0['units']}; −∫σn ds from the P1 fields at the vertices, the same "
+             "formula on the data and on each prediction, over the frames each model predicts):", "",
+             "| model | mean drag, model | mean drag, data | RMS drag error | lift amplitude, model "
+             "| lift amplitude, data | RMS lift error |", "|---|---|---|---|---|---|---|"]
+    for m in rows:
+        f = m["forces"]
+        lines.append(f"| {m['label']} | {f['drag_prediction']:.4g} | {f['drag_truth']:.4g} | {f['drag_rms_error']:.3g} "
+                     f"| {f['lift_amplitude_prediction']:.4g} | {f['lift_amplitude_truth']:.4g} "
+                     f"| {f['lift_rms_error']:.3g} |")
+    return lines
+
+
+def _band(report: dict) -> list[str]:
+    """Rollout error over the whole domain and in the band around the obstacle (mesh scoring), with what the
+    grid alone costs (the stored grid fields read at the vertices)."""
+    runs = [(f"{m['label']} ({m['model']})", m["band"]) for m in report["models"] if m.get("band")]
+    if report.get("grid_round_trip"):
+        runs.append(("grid round trip (the data's grid fields read at the vertices)", report["grid_round_trip"]))
+    if not runs or "band_rel_l2" not in runs[0][1]:
+        return []
+    names = list(runs[0][1]["field_rel_l2"])
+    lines = ["", f"Rollout relative L2 over the whole domain and in the band within one obstacle diameter of "
+             f"`{runs[0][1]['band_boundary']}` (lumped mass restricted to the band):", "",
+             "| run | whole domain | band | " + " | ".join(f"{n}, whole | {n}, band" for n in names) + " |",
+             "|---|---|---|" + "---|---|" * len(names)]
+    for label, b in runs:
+        cells = " | ".join(f"{b['field_rel_l2'][n]:.3e} | {b['band_field_rel_l2'][n]:.3e}" for n in names)
+        lines.append(f"| {label} | {b['rollout_rel_l2']:.3e} | {b['band_rel_l2']:.3e} | {cells} |")
     return lines
 
 

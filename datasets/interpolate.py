@@ -88,3 +88,96 @@ def mesh_to_grid(mesh: MeshGeometry, values: np.ndarray, axes: tuple[np.ndarray,
     """P1 values at the mesh's points -> (values at the grid's nodes, 0 outside; mask of the nodes inside)."""
     interpolation = grid_interpolation(mesh, axes)
     return interpolation(values, node_axis), interpolation.mask
+
+
+# -- the other way: onto the vertices of a mesh -------------------------------------------------------
+@dataclass(frozen=True)
+class PointInterpolation:
+    """A linear map from values at some nodes (a grid's, in `ij` order, or a mesh's points) to values at points."""
+
+    weights: scipy.sparse.csr_array  # (n_points, n_nodes)
+
+    def __call__(self, values: np.ndarray, node_axis: int = -1) -> np.ndarray:
+        """`values` with the nodes along `node_axis` (flattened there for a grid: (..., *spatial) reshaped to
+        (..., n_grid_nodes) by the caller) -> the same with the points there."""
+        values = np.moveaxis(np.asarray(values), node_axis, 0)
+        out = self.weights @ values.reshape(len(values), -1)
+        return np.moveaxis(np.asarray(out).reshape(-1, *values.shape[1:]), 0, node_axis)
+
+
+def grid_to_points(axes: tuple[np.ndarray, ...], mask: np.ndarray, points: np.ndarray) -> PointInterpolation:
+    """Bilinear (d-linear) interpolation from the grid nodes where `mask` is True to `points` (n, d).
+
+    Only the nodes inside count: the weights of a point's cell corners that lie outside (inside an obstacle,
+    where a masked grid field holds 0) are dropped and the rest renormalised, so the zeros never leak into the
+    fluid; a point whose cell has no corner inside takes its nearest inside node. This is the kindest reading
+    of a masked grid field at the vertices of the mesh it was interpolated from; where the cell is entirely
+    inside it is plain d-linear interpolation (linear fields are reproduced to round-off)."""
+    from scipy.spatial import cKDTree
+
+    points = np.asarray(points, dtype=np.float64)
+    shape, dim = tuple(len(a) for a in axes), len(axes)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != shape or points.ndim != 2 or points.shape[1] != dim:
+        raise ValueError(f"mask {mask.shape} and points {points.shape} do not fit a grid of shape {shape}")
+    lower, fraction = [], []
+    for k, axis in enumerate(axes):
+        i = np.clip(np.searchsorted(axis, points[:, k], side="right") - 1, 0, len(axis) - 2)
+        lower.append(i)
+        fraction.append(np.clip((points[:, k] - axis[i]) / (axis[i + 1] - axis[i]), 0.0, 1.0))
+    rows, cols, vals = [], [], []
+    for corner in np.ndindex(*(2,) * dim):
+        index = tuple(lower[k] + corner[k] for k in range(dim))
+        weight = np.prod([fraction[k] if corner[k] else 1.0 - fraction[k] for k in range(dim)], axis=0)
+        weight = weight * mask[index]
+        rows.append(np.arange(len(points)))
+        cols.append(np.ravel_multi_index(index, shape))
+        vals.append(weight)
+    rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    total = np.bincount(rows, weights=vals, minlength=len(points))
+    stranded = total <= 1e-12
+    keep = ~stranded[rows]
+    rows, cols, vals = rows[keep], cols[keep], vals[keep] / total[rows[keep]]
+    if stranded.any():  # no inside corner: the nearest inside node
+        inside = np.flatnonzero(mask.ravel())
+        grid_points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dim)[inside]
+        _, nearest = cKDTree(grid_points).query(points[stranded])
+        rows = np.concatenate([rows, np.flatnonzero(stranded)])
+        cols = np.concatenate([cols, inside[nearest]])
+        vals = np.concatenate([vals, np.ones(int(stranded.sum()))])
+    return PointInterpolation(scipy.sparse.csr_array((vals, (rows, cols)), shape=(len(points), int(np.prod(shape)))))
+
+
+def mesh_to_points(mesh: MeshGeometry, points: np.ndarray) -> PointInterpolation:
+    """P1 interpolation from the vertices of `mesh` (triangles) to `points` (n, 2), in the mesh's own cells
+    (matplotlib's trapezoid-map search on the given triangles, so holes stay holes). A point outside every
+    cell (a vertex of a finer mesh on a curved boundary, just outside the coarser polygon) takes the value at
+    the nearest point of the nearest cell: its barycentric coordinates clipped to the triangle."""
+    from matplotlib.tri import Triangulation
+    from scipy.spatial import cKDTree
+
+    if mesh.cell_type != "triangle" or mesh.dim != 2:
+        raise ValueError(f"mesh_to_points interpolates on 2D triangles, not {mesh.dim}D {mesh.cell_type}")
+    points = np.asarray(points, dtype=np.float64)
+    corners = mesh.points[mesh.cells]  # (M, 3, 2)
+    cell = Triangulation(mesh.points[:, 0], mesh.points[:, 1], mesh.cells).get_trifinder()(points[:, 0], points[:, 1])
+    outside = np.flatnonzero(cell < 0)
+    if outside.size:
+        _, near = cKDTree(corners.mean(axis=1)).query(points[outside], k=min(8, len(mesh.cells)))
+        near = near.reshape(len(outside), -1)
+        lam = _barycentric(corners[near], points[outside, None])  # (n_out, k, 3)
+        best = np.argmax(lam.min(axis=-1), axis=1)
+        cell[outside] = near[np.arange(len(outside)), best]
+    lam = _barycentric(corners[cell], points)
+    lam = np.clip(lam, 0.0, None)
+    lam /= lam.sum(axis=-1, keepdims=True)
+    rows = np.repeat(np.arange(len(points)), 3)
+    weights = scipy.sparse.csr_array((lam.ravel(), (rows, mesh.cells[cell].ravel())), shape=(len(points), mesh.n_points))
+    return PointInterpolation(weights)
+
+
+def _barycentric(corners: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates (..., 3) of x (..., 2) in the triangles corners (..., 3, 2)."""
+    edges = np.stack([corners[..., 1, :] - corners[..., 0, :], corners[..., 2, :] - corners[..., 0, :]], axis=-1)
+    lam = np.linalg.solve(edges, (x - corners[..., 0, :])[..., None])[..., 0]
+    return np.concatenate([1.0 - lam.sum(axis=-1, keepdims=True), lam], axis=-1)

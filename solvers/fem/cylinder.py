@@ -119,6 +119,11 @@ class CylinderProblem(FlowFamily):
         """Re = ρ Ū D / μ, D = 2r."""
         return params["density"] * params["inlet_speed"] * 2.0 * params["radius"] / params["viscosity"]
 
+    @staticmethod
+    def force_scale(params: dict[str, float]) -> float:
+        """½ρŪ²D (N/m): drag and lift coefficients are c_D = F_x / this, c_L = F_y / this (DFG's definition)."""
+        return 0.5 * params["density"] * params["inlet_speed"] ** 2 * 2.0 * params["radius"]
+
     def extent(self):
         """The channel [0, L] × [0, H] (the same for every sample; the cylinder is masked per sample)."""
         return (0.0, CHANNEL_LENGTH), (0.0, CHANNEL_HEIGHT)

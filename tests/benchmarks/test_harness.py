@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from surrolab.benchmarks.harness import (SolverResult, _break_even, _matched, initial_states, rollout_errors,
-                                         run_solvers, upsample)
+from surrolab.benchmarks.harness import (GridScoring, SolverResult, _break_even, _matched, initial_states,
+                                         rollout_errors, run_solvers, upsample)
 from surrolab.datasets.schema import DatasetDescription
 from surrolab.errors import SurrolabError
 from surrolab.solvers.problem import ParameterSpec
@@ -134,7 +134,8 @@ def test_solver_runs_refused_or_diverged_are_reported_not_raised():
     truth = (u0[:, None, None] * np.exp(-params[:, 0, None, None, None, None] * t)).astype(np.float32)
     inside = np.ones((2, 9, 9), dtype=bool)
     initial = initial_states(problem, description, truth[:, 0], inside, 0, np.arange(2))
-    results = run_solvers(problem, config, description, truth, params, (2, 4, 8), inside, initial)
+    results = run_solvers(problem, config, description, GridScoring(description, truth, inside), params, (2, 4, 8),
+                          initial)
     assert [r.factor for r in results] == [1, 2, 4, 8]
     full, half, unstable, refused = results
     # the toy's own error, (1/8)^2 t, against float32 storage; then 4 times that at half the resolution
@@ -168,7 +169,7 @@ def test_grid_surrogates_are_not_charged_for_nodes_outside_the_fluid(tmp_path):
     torch.manual_seed(0)
     model = build_model("fno", d, history=1, modes=4, hidden_channels=4, n_layers=1)
     save_checkpoint(tmp_path / "model.pt", model, normalizer, dataset_signature(d))
-    pred, *_ = run_model(tmp_path / "model.pt", d, truth, params, "cpu", inside)
+    pred = run_model(tmp_path / "model.pt", d, truth, params, "cpu", inside).prediction
     assert np.all(pred[np.broadcast_to(~inside, pred.shape)] == 0)
     assert np.any(pred[:, 1:][np.broadcast_to(inside, pred.shape)[:, 1:]] != 0)
 
