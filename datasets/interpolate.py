@@ -106,13 +106,17 @@ class PointInterpolation:
 
 
 def grid_to_points(axes: tuple[np.ndarray, ...], mask: np.ndarray, points: np.ndarray) -> PointInterpolation:
-    """Bilinear (d-linear) interpolation from the grid nodes where `mask` is True to `points` (n, d).
+    """Values at the grid nodes where `mask` is True -> values at `points` (n, d); linear fields are reproduced
+    exactly wherever enough nodes are inside.
 
-    Only the nodes inside count: the weights of a point's cell corners that lie outside (inside an obstacle,
-    where a masked grid field holds 0) are dropped and the rest renormalised, so the zeros never leak into the
-    fluid; a point whose cell has no corner inside takes its nearest inside node. This is the kindest reading
-    of a masked grid field at the vertices of the mesh it was interpolated from; where the cell is entirely
-    inside it is plain d-linear interpolation (linear fields are reproduced to round-off)."""
+    A point whose grid cell has every corner inside: d-linear interpolation. A point whose cell has a corner
+    outside (inside an obstacle or beyond a wall, where a masked grid field holds 0 and no information): the
+    value at the point of the linear function fitted by weighted least squares to the inside nodes of the 4^d
+    block around the cell (weights (1 − (r/2ℓ)²)², ℓ the cell diagonal: a moving-least-squares reconstruction),
+    so neither the zeros outside nor a plain average leak in: a linear field is read exactly up to a wall. Where
+    that fit is ill-posed (fewer than d + 1 inside nodes in general position), the weighted mean of the inside
+    nodes, and with none of them the nearest inside node. This is the kindest reading of a masked grid field at
+    the vertices of the mesh it was interpolated from: what it still misses is what the grid itself lost."""
     from scipy.spatial import cKDTree
 
     points = np.asarray(points, dtype=np.float64)
@@ -126,26 +130,55 @@ def grid_to_points(axes: tuple[np.ndarray, ...], mask: np.ndarray, points: np.nd
         lower.append(i)
         fraction.append(np.clip((points[:, k] - axis[i]) / (axis[i + 1] - axis[i]), 0.0, 1.0))
     rows, cols, vals = [], [], []
-    for corner in np.ndindex(*(2,) * dim):
+    full = np.ones(len(points), dtype=bool)
+    for corner in np.ndindex(*(2,) * dim):  # d-linear weights, kept for the points whose corners are all inside
         index = tuple(lower[k] + corner[k] for k in range(dim))
-        weight = np.prod([fraction[k] if corner[k] else 1.0 - fraction[k] for k in range(dim)], axis=0)
-        weight = weight * mask[index]
+        full &= mask[index]
         rows.append(np.arange(len(points)))
         cols.append(np.ravel_multi_index(index, shape))
-        vals.append(weight)
+        vals.append(np.prod([fraction[k] if corner[k] else 1.0 - fraction[k] for k in range(dim)], axis=0))
     rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    total = np.bincount(rows, weights=vals, minlength=len(points))
-    stranded = total <= 1e-12
-    keep = ~stranded[rows]
-    rows, cols, vals = rows[keep], cols[keep], vals[keep] / total[rows[keep]]
-    if stranded.any():  # no inside corner: the nearest inside node
-        inside = np.flatnonzero(mask.ravel())
-        grid_points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dim)[inside]
-        _, nearest = cKDTree(grid_points).query(points[stranded])
-        rows = np.concatenate([rows, np.flatnonzero(stranded)])
-        cols = np.concatenate([cols, inside[nearest]])
-        vals = np.concatenate([vals, np.ones(int(stranded.sum()))])
-    return PointInterpolation(scipy.sparse.csr_array((vals, (rows, cols)), shape=(len(points), int(np.prod(shape)))))
+    keep = full[rows]
+    rows, cols, vals = [rows[keep]], [cols[keep]], [vals[keep]]
+    cut = np.flatnonzero(~full)
+    if cut.size:  # moving least squares on the inside nodes of the 4^d block
+        offsets = np.array(list(np.ndindex(*(4,) * dim))) - 1  # (B, d)
+        index = np.stack([np.clip(np.stack(lower, axis=1)[cut, None, k] + offsets[None, :, k], 0, shape[k] - 1)
+                          for k in range(dim)], axis=-1)  # (P, B, d)
+        node = np.stack([axes[k][index[..., k]] for k in range(dim)], axis=-1)  # (P, B, d)
+        flat = np.ravel_multi_index(tuple(index[..., k] for k in range(dim)), shape)  # (P, B)
+        spacing = np.sqrt(sum(np.diff(axes[k]).max() ** 2 for k in range(dim)))
+        r = np.linalg.norm(node - points[cut, None], axis=-1) / (2 * spacing)
+        w = np.clip(1.0 - r**2, 0.0, None) ** 2 * mask.ravel()[flat]  # (P, B)
+        basis = np.concatenate([np.ones(w.shape + (1,)), (node - points[cut, None]) / spacing], axis=-1)  # (P, B, d+1)
+        gram = np.einsum("pb,pbi,pbj->pij", w, basis, basis)
+        posed = np.linalg.cond(gram) < 1e8
+        fit = np.zeros_like(w)
+        if posed.any():  # value at the point = the fitted constant: e_0ᵀ G⁻¹ Aᵀ W
+            solved = np.linalg.solve(gram[posed], np.einsum("pbi,pb->pib", basis[posed], w[posed]))
+            fit[posed] = solved[:, 0]
+        total = w.sum(axis=1)
+        mean = ~posed & (total > 0)
+        fit[mean] = w[mean] / total[mean, None]
+        dedup = np.zeros_like(w)  # a clipped block repeats nodes: sum their weights once per (point, node)
+        for p in range(len(cut)):
+            _, first, inverse = np.unique(flat[p], return_index=True, return_inverse=True)
+            np.add.at(dedup[p], first[inverse], fit[p])
+        has = np.abs(dedup) > 0
+        rows.append(np.repeat(cut, has.sum(axis=1)))
+        cols.append(flat[has])
+        vals.append(dedup[has])
+        stranded = cut[~posed & (total <= 0)]
+        if stranded.size:  # no inside node near: the nearest inside node
+            inside = np.flatnonzero(mask.ravel())
+            grid_points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, dim)[inside]
+            _, nearest = cKDTree(grid_points).query(points[stranded])
+            rows.append(stranded)
+            cols.append(inside[nearest])
+            vals.append(np.ones(stranded.size))
+    weights = scipy.sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                     shape=(len(points), int(np.prod(shape))))
+    return PointInterpolation(weights)
 
 
 def mesh_to_points(mesh: MeshGeometry, points: np.ndarray) -> PointInterpolation:
