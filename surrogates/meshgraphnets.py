@@ -101,7 +101,10 @@ class GraphNetBlock(MessagePassing):
 
     def forward(self, nodes: torch.Tensor, edge_index: torch.Tensor, edges: torch.Tensor):
         senders, receivers = edge_index
-        update = self.edge_mlp(torch.cat([edges, nodes[senders], nodes[receivers]], dim=-1))  # (E, latent)
+        # index_select, not nodes[senders]: its backward is index_add, where advanced indexing's accumulating
+        # index_put took a quarter of a training step on this CPU (torch 2.15 profiler, latent 26, 25k edges)
+        update = self.edge_mlp(torch.cat([edges, nodes.index_select(0, senders), nodes.index_select(0, receivers)],
+                                         dim=-1))  # (E, latent)
         aggregated = self.propagate(edge_index, message_features=update, size=(len(nodes), len(nodes)))
         return nodes + self.node_mlp(torch.cat([nodes, aggregated], dim=-1)), edges + update
 
