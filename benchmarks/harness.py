@@ -324,9 +324,12 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
         generation_seconds = float(f["samples/wall_time"][()].sum())
         on_mesh = description.geometry_type == "mesh"
         samples = read_mesh_samples(f, description, idx) if on_mesh else None
-    kinds = ("grid", "mesh") if on_mesh else ("grid",)
     for run in runs:  # a checkpoint this harness cannot run fails before the solvers' minutes, not after
-        model_from_checkpoint(load_checkpoint(run), description, kinds=kinds)
+        payload = load_checkpoint(run)
+        if _model_kind(payload) == "mesh" and not on_mesh:
+            raise SurrolabError(f"{run} holds {payload['model']}, a mesh model, but {data} is a grid dataset: mesh "
+                                "models are compared on a mesh dataset (a Navier–Stokes family)")
+        model_from_checkpoint(payload, description, kinds=("grid", "mesh"))
     problem = get_problem(description.problem)
     config_obj = problem.make_config(**problem_config)
     space = (MeshScoring(description, samples, inside, params, getattr(problem, "force_scale", None)) if on_mesh

@@ -261,7 +261,8 @@ class MeshScoring:
     def forces(self, frames: list[np.ndarray], truth: list[np.ndarray]) -> dict | None:
         """Drag and lift on the obstacle from the prediction and from the truth: time mean of the drag, half the
         peak-to-peak lift, and the RMS over the frames of each coefficient's error; means over the trajectories."""
-        if self.obstacle is None or "velocity" not in self.fields or "pressure" not in self.fields:
+        if (self.obstacle is None or "velocity" not in self.fields or "pressure" not in self.fields
+                or "viscosity" not in self.parameters[0]):
             return None
         velocity, pressure = self.fields["velocity"], self.fields["pressure"].start
         rows = []

@@ -121,8 +121,14 @@ def _band(report: dict) -> list[str]:
     runs = [(f"{m['label']} ({m['model']})", m["band"]) for m in report["models"] if m.get("band")]
     if report.get("grid_round_trip"):
         runs.append(("grid round trip (the data's grid fields read at the vertices)", report["grid_round_trip"]))
-    if not runs or "band_rel_l2" not in runs[0][1]:
+    if not runs:
         return []
+    if "band_rel_l2" not in runs[0][1]:  # no obstacle: what the grid costs, over the whole domain
+        trip = report.get("grid_round_trip")
+        return [] if not trip else [
+            "", f"Grid round trip (the data's grid fields read at the vertices, the floor of every grid model): rollout "
+            f"rel. L2 {trip['rollout_rel_l2']:.3e} (" + ", ".join(f"{k} {v:.3e}" for k, v in trip["field_rel_l2"].items())
+            + ")."]
     names = list(runs[0][1]["field_rel_l2"])
     lines = ["", f"Rollout relative L2 over the whole domain and in the band within one obstacle diameter of "
              f"`{runs[0][1]['band_boundary']}` (lumped mass restricted to the band):", "",

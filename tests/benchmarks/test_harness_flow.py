@@ -1,10 +1,12 @@
-"""The harness on a mesh (flow) dataset: a tiny lid-driven cavity family, a tiny FNO, `compare()` end to end.
+"""The harness on a mesh (flow) dataset: a tiny lid-driven cavity family, a tiny FNO and a tiny MeshGraphNets,
+`compare()` end to end, scored on each test sample's mesh.
 
 Velocity is a vector field, pressure a scalar; every sample has its own mesh and its own fluid region on the
-shared grid. What must hold: the solver re-run reproduces the stored truth to float32 storage inside the
-fluid; grid nodes outside the fluid never change an error; a coarsened solver is measurably worse than the
-re-run, and a coarsening the problem refuses is reported, not raised; the report gives velocity and pressure
-separately, and the divergence of the velocity beside that of the data.
+shared grid. What must hold: the solver re-run reproduces the stored truth to float32 storage (on the grid inside
+the fluid, and at the mesh vertices where the report scores it); grid nodes outside the fluid never change a grid
+error; a coarsened solver is measurably worse than the re-run, and a coarsening the problem refuses is reported,
+not raised; the grid model and the mesh model sit in one table, scored at the same vertices by the same norm;
+the report gives velocity and pressure separately, and the divergence of the velocity beside that of the data.
 """
 import json
 import math
@@ -23,6 +25,7 @@ from surrolab.datasets.torch_data import FrameWindows
 from surrolab.errors import SurrolabError
 from surrolab.registry import get_problem
 from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
+from surrolab.surrogates.train_run import train_run
 from surrolab.surrogates.training import TrainConfig, train
 
 SETTINGS = dict(t_end=0.4, n_frames=3, ramp_time=0.2, grid_resolution=16)  # h = 0.1, 4 substeps per frame
@@ -30,7 +33,8 @@ SETTINGS = dict(t_end=0.4, n_frames=3, ramp_time=0.2, grid_resolution=16)  # h =
 
 @pytest.fixture(scope="module")
 def cavity(tmp_path_factory):
-    """Five cavities (one test, one validation, three training samples) and an FNO trained for two epochs."""
+    """Five cavities (one test, one validation, three training samples), an FNO and a MeshGraphNets trained for
+    two epochs, and the harness's report on both."""
     root = tmp_path_factory.mktemp("flow")
     problem = get_problem("cavity")
     path = generate(problem, problem.make_config("demo", **SETTINGS), 5, root / "cavity.h5",
@@ -44,7 +48,8 @@ def cavity(tmp_path_factory):
     model = build_model("fno", d, history=1, modes=4, hidden_channels=8, n_layers=2)
     train(model, norm, *data, TrainConfig(epochs=2, batch_size=4, device="cpu"), root / "fno",
           signature=dataset_signature(d))
-    report = compare(path, [root / "fno"], CompareConfig(max_trajectories=1))
+    train_run("mgn", path, root / "mgn", epochs=2, batch_size=4, hyper={"latent": 8, "n_layers": 2}, device="cpu")
+    report = compare(path, [root / "fno", root / "mgn"], CompareConfig(max_trajectories=1))
     return path, root, report
 
 
@@ -131,7 +136,7 @@ def test_the_initial_state_must_match_the_stored_first_frame(cavity):
 
 def test_the_report_gives_velocity_and_pressure_separately(cavity, tmp_path):
     _, _, report = cavity
-    (model,) = report["models"]
+    model, _ = report["models"]
     assert report["geometry_type"] == "mesh" and 0 < report["fluid_fraction"] < 1
     assert report["fields"]["velocity"] == {"order": 1, "units": "m/s", "channels": ["velocity_x", "velocity_y"]}
     for key in ("field_rel_l2", "field_one_step_rel_l2"):
@@ -149,3 +154,34 @@ def test_the_report_gives_velocity_and_pressure_separately(cavity, tmp_path):
     paths = write_report(report, tmp_path)
     assert json.loads(paths["json"].read_text())["models"][0]["field_rel_l2"] == model["field_rel_l2"]
     assert paths["plot"].stat().st_size > 1000
+
+
+def test_grid_and_mesh_models_are_scored_at_the_same_vertices_by_the_same_norm(cavity):
+    """One table: the FNO (read at the vertices from the grid) and MeshGraphNets (on the mesh), each error the
+    lumped-mass relative L2 at the test sample's vertices; a perfect prediction scores 0, the data's own grid read
+    at the vertices scores what the grid costs."""
+    from surrolab.benchmarks.mesh_scoring import MeshScoring, read_mesh_samples
+
+    path, _, report = cavity
+    fno, mgn = report["models"]
+    assert report["scored_on"] == "mesh" and (fno["model"], mgn["model"]) == ("fno", "mgn")
+    for model in (fno, mgn):
+        assert set(model["field_rel_l2"]) == set(model["field_one_step_rel_l2"]) == {"velocity", "pressure"}
+        assert all(math.isfinite(v) and v > 0 for v in model["field_rel_l2"].values())
+        assert model["band"]["rollout_rel_l2"] == model["rollout_rel_l2"] and "band_rel_l2" not in model["band"]
+        assert model["forces"] is None  # the cavity has no body in the flow
+        assert math.isfinite(model["speedup"]) and model["seconds_per_trajectory"] > 0
+    d, idx, truth, inside, params, _ = _test_sample(path)
+    with schema.open_dataset(path) as f:
+        samples = read_mesh_samples(f, d, idx)
+    assert report["mesh_vertices"] == [samples.meshes[0].n_points]
+    space = MeshScoring(d, samples, inside, params)
+    perfect = space.scores(space.truth(1), 1)
+    assert perfect.errors.total == 0 and perfect.divergence["prediction"] == perfect.divergence["truth"]
+    trip = report["grid_round_trip"]
+    np.testing.assert_allclose(trip["rollout_rel_l2"], space.errors(space.from_grid(truth[:, 1:]), 1).total, rtol=1e-12)
+    assert 0 < trip["rollout_rel_l2"] < fno["rollout_rel_l2"]  # the grid costs something; an FNO of 2 epochs more
+    text = markdown(report)
+    assert "Scored on the mesh" in text and "| mgn (mgn) |" in text
+    assert f"Grid round trip (the data's grid fields read at the vertices, the floor of every grid model): rollout " \
+           f"rel. L2 {trip['rollout_rel_l2']:.3e}" in text

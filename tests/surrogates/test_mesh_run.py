@@ -93,9 +93,10 @@ def test_oracle_rollout_through_the_mesh_path_reproduces_the_stored_trajectory(c
     assert torch.equal(pressures, transitions.pressures[0][1:])
 
 
-def test_export_writes_the_mesh_and_compare_refuses_a_mesh_model(cavity_data, tmp_path, capsys):
+def test_export_writes_the_mesh_and_compare_refuses_datasets_without_meshes(cavity_data, tiny_dataset,
+                                                                             tiny_particles, tmp_path, capsys):
     """A mesh model is exported on the sample's mesh (`tests/datasets/test_paraview.py` opens it in ParaView);
-    `compare` does not score mesh models yet and says so in one line before any solver runs."""
+    `compare` given a grid or a particle dataset for it says so in one line before any solver runs."""
     out = tmp_path / "mgn"
     train_run("mgn", cavity_data, out, epochs=1, hyper={"latent": 8, "n_layers": 1})
     xdmf = export_sample(cavity_data, 0, [out], tmp_path / "viz")
@@ -104,9 +105,10 @@ def test_export_writes_the_mesh_and_compare_refuses_a_mesh_model(cavity_data, tm
         assert g["export/velocity_mgn"].shape == (11, mesh.n_points, 2)
         assert g["export/pressure_mgn"].shape == (11, mesh.n_points)
         np.testing.assert_array_equal(g["mesh/cells"][()], mesh.cells)
-    code = main(["compare", str(out), "--data", str(cavity_data)])
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "mgn, a mesh model" in err, err
+    for data, needle in ((tiny_dataset, "mgn, a mesh model, but"), (tiny_particles, "is a particle dataset")):
+        code = main(["compare", str(out), "--data", str(data)])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err, err
 
 
 def test_interrupted_mgn_training_resumes_to_identical_weights(cavity_data, tmp_path):
