@@ -220,10 +220,18 @@ def parameter_rows(report: dict) -> list[list[str]]:
 
 PARAM_HEADER = ["family", "parameter", "units", "sampling range", "kind of variation"]
 
-EXPLAIN = ("Speed-up = solver seconds per trajectory / surrogate seconds per trajectory (both timed on this machine "
-           "after a warm-up); speed-up at matched error is against the cheapest coarsened solver whose rollout error "
-           "is at or below the surrogate's. Errors are relative L2 on the dataset's grid, inside the fluid only, mean "
-           "over the fields. The models were trained once per family with every parameter varying.")
+def explain(report: dict) -> str:
+    """What the numbers are; where the errors were taken depends on the harness that made the report (reports
+    from before mesh scoring were scored on the grid)."""
+    scored = {split["compare"].get("scored_on", "grid") for entry in report["families"].values()
+              for split in entry["splits"].values()}
+    where = ("at each test sample's own mesh vertices with the lumped P1 mass (grid models' predictions read at "
+             "the vertices from the grid nodes inside the fluid)" if scored == {"mesh"}
+             else "on the dataset's grid, inside the fluid only")
+    return ("Speed-up = solver seconds per trajectory / surrogate seconds per trajectory (both timed on this machine "
+            "after a warm-up); speed-up at matched error is against the cheapest coarsened solver whose rollout error "
+            f"is at or below the surrogate's. Errors are relative L2 {where}, mean over the fields. The models were "
+            "trained once per family with every parameter varying.")
 
 
 def _md_table(header, body) -> list[str]:
@@ -239,7 +247,7 @@ def markdown(report: dict) -> str:
                   f"wall time {report.get('wall_seconds', float('nan')):.0f} s.", ""]
     lines += [
              "Variations: " + "; ".join(f"`{k}`: {v}" for k, v in report["variations"].items()) + ".", "",
-             *_md_table(HEADER, rows(report)), "", EXPLAIN, "",
+             *_md_table(HEADER, rows(report)), "", explain(report), "",
              "## What varies in each variation", "", *_md_table(VARIATION_HEADER, variation_rows(report)), "",
              "## Parameters and their kind of variation", "", *_md_table(PARAM_HEADER, parameter_rows(report))]
     notes = [f"- {family}: {n}" for family, e in report["families"].items() for n in e["notes"]]
@@ -313,7 +321,7 @@ def html_page(report: dict, views: dict) -> str:
              "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px}th{background:#eee}img{max-width:100%}",
              "</style></head><body><h1>CFD benchmark: surrogates against the solver</h1>",
              "<p>" + html.escape("Variations: " + "; ".join(f"{k}: {v}" for k, v in report["variations"].items()))
-             + "</p>", _html_table(HEADER, rows(report)), f"<p>{html.escape(EXPLAIN)}</p>",
+             + "</p>", _html_table(HEADER, rows(report)), f"<p>{html.escape(explain(report))}</p>",
              "<h2>What varies in each variation</h2>", _html_table(VARIATION_HEADER, variation_rows(report)),
              "<h2>Parameters and their kind of variation</h2>", _html_table(PARAM_HEADER, parameter_rows(report))]
     for family, entry in report["families"].items():

@@ -184,8 +184,10 @@ def grid_to_points(axes: tuple[np.ndarray, ...], mask: np.ndarray, points: np.nd
 def mesh_to_points(mesh: MeshGeometry, points: np.ndarray) -> PointInterpolation:
     """P1 interpolation from the vertices of `mesh` (triangles) to `points` (n, 2), in the mesh's own cells
     (matplotlib's trapezoid-map search on the given triangles, so holes stay holes). A point outside every
-    cell (a vertex of a finer mesh on a curved boundary, just outside the coarser polygon) takes the value at
-    the nearest point of the nearest cell: its barycentric coordinates clipped to the triangle."""
+    cell (a vertex of a finer mesh on a curved boundary, just outside the coarser polygon) is read in the cell it
+    lies least outside of (the largest smallest barycentric coordinate among the 8 cells with the nearest
+    centroids), with its barycentric coordinates clipped to the triangle and renormalised: a value on that
+    cell's boundary edge, a convex combination like every other."""
     from matplotlib.tri import Triangulation
     from scipy.spatial import cKDTree
 
