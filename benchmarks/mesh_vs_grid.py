@@ -210,7 +210,8 @@ def markdown(rows: list[dict], round_trips: dict, settings: dict, command: str, 
               f"epoch; the table gives the time each run took), batch {settings['batch_size']}, the default optimiser "
               "and schedule for all three. Errors at each test sample's mesh vertices with the lumped P1 mass "
               "(`harness.compare`); grid models' predictions read at the vertices from the grid nodes inside the "
-              "fluid.", f"Wall time {wall / 60:.0f} min.", ""]
+              "fluid.", f"Wall time of this invocation {wall / 60:.0f} min (datasets, calibrations and finished runs "
+              "under `--out` are reused, so a rerun only rescores them).", ""]
     for family, fam in settings["families"].items():
         group = [r for r in rows if r["family"] == family]
         fields = sorted({k[len("rollout_"):] for r in group for k in r if k.startswith("rollout_")} - {"rel_l2"})

@@ -57,7 +57,7 @@ def test_frames_keep_their_leading_axes():
 
 def test_a_coarse_mesh_field_is_read_at_the_fine_vertices_in_its_own_cells(meshes):
     """P1 in the coarse cells reproduces a linear field at every fine vertex inside the coarse mesh; a fine vertex
-    on the cylinder outside the coarse polygon takes the value at its nearest point of the nearest cell."""
+    on the cylinder outside the coarse polygon is read on the edge of the coarse cell it lies least outside of."""
     coarse, fine = meshes
     read = mesh_to_points(coarse, fine.points)
     out = read(linear(coarse.points))
