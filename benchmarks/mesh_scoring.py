@@ -234,8 +234,10 @@ class MeshScoring:
         return relative_errors(frames, self.truth(start), self.mass, self.fields)
 
     def grid_round_trip(self, grid_truth: np.ndarray, start: int) -> dict:
-        """The stored grid fields read at the vertices as a grid model's are: the floor of every grid model."""
-        return self._band_report(self.from_grid(grid_truth[:, start:]), start)
+        """The stored grid fields read at the vertices as a grid model's are: the floor of every grid model (its
+        errors, and the drag and lift that a perfect grid prediction would give)."""
+        frames = self.from_grid(grid_truth[:, start:])
+        return {**self._band_report(frames, start), "forces": self.forces(frames, self.truth(start))}
 
     def drift(self, frames: list[np.ndarray], name: str) -> float:
         channel = list(self.description.channel_names).index(name)

@@ -263,6 +263,11 @@ def markdown(rows: list[dict], round_trips: dict, settings: dict, command: str, 
                 lines.append(f"| {label} | {_cell(rs, 'drag_prediction')} | {_cell(rs, 'drag_truth')} | "
                              f"{_cell(rs, 'drag_rms_error')} | {_cell(rs, 'lift_amplitude_prediction')} | "
                              f"{_cell(rs, 'lift_amplitude_truth')} | {_cell(rs, 'lift_rms_error')} |")
+            f = trip.get("forces")
+            if f:
+                lines.append(f"| grid round trip (the data's grid read at the vertices) | {f['drag_prediction']:.3e} | "
+                             f"{f['drag_truth']:.3e} | {f['drag_rms_error']:.3e} | {f['lift_amplitude_prediction']:.3e} | "
+                             f"{f['lift_amplitude_truth']:.3e} | {f['lift_rms_error']:.3e} |")
             lines.append("")
         if any("divergence" in r for r in group):
             lines += ["Divergence of the predicted velocity, ||div u|| / ||grad u|| per triangle (data: "

@@ -107,9 +107,9 @@ def _forces(report: dict) -> list[str]:
              "formula on the data and on each prediction, over the frames each model predicts):", "",
              "| model | mean drag, model | mean drag, data | RMS drag error | lift amplitude, model "
              "| lift amplitude, data | RMS lift error |", "|---|---|---|---|---|---|---|"]
-    for m in rows:
-        f = m["forces"]
-        lines.append(f"| {m['label']} | {f['drag_prediction']:.4g} | {f['drag_truth']:.4g} | {f['drag_rms_error']:.3g} "
+    trip = (report.get("grid_round_trip") or {}).get("forces")
+    for label, f in [(m["label"], m["forces"]) for m in rows] + ([("grid round trip", trip)] if trip else []):
+        lines.append(f"| {label} | {f['drag_prediction']:.4g} | {f['drag_truth']:.4g} | {f['drag_rms_error']:.3g} "
                      f"| {f['lift_amplitude_prediction']:.4g} | {f['lift_amplitude_truth']:.4g} "
                      f"| {f['lift_rms_error']:.3g} |")
     return lines
