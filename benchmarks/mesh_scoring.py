@@ -15,10 +15,11 @@ components, per trajectory over the frames and components together (space-time) 
 trajectories; the headline is the mean over the fields, as on the grid.
 
 What is brought to the vertices, and how:
-- a grid model's rollout (0 outside the fluid on the grid): `interpolate.grid_to_points`, bilinear from the grid
-  nodes inside the fluid only, renormalised, so the zeros inside an obstacle never leak in. What the grid still
+- a grid model's rollout (0 outside the fluid on the grid): `interpolate.grid_to_points`, bilinear in whole grid
+  cells and a moving-least-squares linear fit over the inside nodes where a wall or the obstacle cuts the cell, so
+  the zeros inside an obstacle never leak in and linear fields are read exactly up to the wall. What the grid still
   costs is measured on the truth itself: `grid_round_trip`, the stored grid fields read back at the vertices the
-  same way, is the error floor of every grid model;
+  same way, is the error a perfect grid prediction would have (what a grid model trained on the grid aims at);
 - a solver run on the sample's own mesh: its vertex values; on a coarsened mesh: P1 interpolation in the coarse
   mesh's own cells (`interpolate.mesh_to_points`);
 - a mesh model (MeshGraphNets): its rollout on the sample's graph, nothing to interpolate.
@@ -27,8 +28,8 @@ Physics checks, each on the prediction beside the stored truth, with the same fo
 - divergence: ||∇·u_h|| / ||∇u_h||, L2 over the triangles of the P1 interpolant of the vertex velocity (one
   gradient per triangle), RMS over the frames, mean over the trajectories. The solver's P2 velocity read as P1 is
   not exactly solenoidal: the truth's value is this check's floor.
-- forces on an obstacle (`cylinder`, `barrier`): F = −∫_S σn ds, σ = −pI + μ∇u (the solver's stress), n out of the
-  fluid, from the P1 fields: p linear along each boundary edge, ∇u constant in the edge's triangle. First order,
+- forces on an obstacle (`cylinder`, `barrier`): F = −∫_S σn ds, σ = −pI + μ∇u (the solver's stress), n out of
+  the fluid, from the P1 fields: p linear along each boundary edge, ∇u constant in the edge's triangle. First order,
   against the solver's second-order reaction form (`flow_quantities.BoundaryForces`), which needs the P2 solution the
   dataset does not store; applied identically to truth and prediction, so the comparison is like for like. As
   coefficients c = F / (½ρŪ²D) where the problem defines the scale (`force_scale`), else in N/m.
@@ -234,7 +235,7 @@ class MeshScoring:
         return relative_errors(frames, self.truth(start), self.mass, self.fields)
 
     def grid_round_trip(self, grid_truth: np.ndarray, start: int) -> dict:
-        """The stored grid fields read at the vertices as a grid model's are: the floor of every grid model (its
+        """The stored grid fields read at the vertices as a grid model's are: a perfect grid prediction (its
         errors, and the drag and lift that a perfect grid prediction would give)."""
         frames = self.from_grid(grid_truth[:, start:])
         return {**self._band_report(frames, start), "forces": self.forces(frames, self.truth(start))}
@@ -255,8 +256,9 @@ class MeshScoring:
         divergence = None
         if "velocity" in self.fields and self.description.spatial_dim == 2:
             v = self.fields["velocity"]
-            divergence = {"prediction": float(np.mean([relative_divergence(p, m, v) for p, m in zip(frames, self.samples.meshes)])),
-                          "truth": float(np.mean([relative_divergence(t, m, v) for t, m in zip(truth, self.samples.meshes)]))}
+            meshes = self.samples.meshes
+            divergence = {"prediction": float(np.mean([relative_divergence(p, m, v) for p, m in zip(frames, meshes)])),
+                          "truth": float(np.mean([relative_divergence(t, m, v) for t, m in zip(truth, meshes)]))}
         return Scores(errors=self.errors(frames, start), metrics=metrics, field_metrics=per_field,
                       divergence=divergence, forces=self.forces(frames, truth), band=self._band_report(frames, start))
 
@@ -273,7 +275,8 @@ class MeshScoring:
             scale = 1.0 if self.force_scale is None else self.force_scale(params)
             fp, ft = (boundary_forces(x, mesh, edges, velocity, pressure, params["viscosity"]) / scale for x in (p, t))
             rows.append({"drag_truth": ft[:, 0].mean(), "drag_prediction": fp[:, 0].mean(),
-                         "lift_amplitude_truth": np.ptp(ft[:, 1]) / 2, "lift_amplitude_prediction": np.ptp(fp[:, 1]) / 2,
+                         "lift_amplitude_truth": np.ptp(ft[:, 1]) / 2,
+                         "lift_amplitude_prediction": np.ptp(fp[:, 1]) / 2,
                          "drag_rms_error": np.sqrt(np.mean((fp[:, 0] - ft[:, 0]) ** 2)),
                          "lift_rms_error": np.sqrt(np.mean((fp[:, 1] - ft[:, 1]) ** 2))})
         out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

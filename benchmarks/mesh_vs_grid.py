@@ -16,7 +16,7 @@ read at the vertices from the grid nodes inside the fluid). The report gives mea
 the one-step and rollout relative L2 (per field and their mean), the error in a band around the cylinder beside
 the whole domain, the drag and lift errors, the divergence, the parameters, the measured training time and
 the speed against the solver, plus the grid round trip: the stored grid fields themselves read at the vertices,
-which is the floor the grid costs every grid model. `--quick` is a pipeline check, not a result.
+which is what a perfect grid prediction would score. `--quick` is a pipeline check, not a result.
 """
 from __future__ import annotations
 
@@ -145,11 +145,10 @@ def run_study(*, quick: bool = False, seeds=(0, 1, 2), budget: int = 100_000, tr
             per_epoch = seconds_per_epoch(name, data, hypers[name], out, batch_size)
             epochs[name] = max(1, int(train_seconds // per_epoch))
             print(f"{family} {name}: {per_epoch:.1f} s per epoch -> {epochs[name]} epochs", flush=True)
+        parameters = {name: mgn_parameters(description, **hypers[name]) if name == "mgn"
+                      else count_parameters(name, description, HISTORY, hypers[name]) for _, name in MODELS}
         settings_per_family[family] = {"hyperparameters": hypers, "epochs": epochs, "data": str(data),
-                                       "parameters": {name: (mgn_parameters(description, **hypers[name]) if name == "mgn"
-                                                             else count_parameters(name, description, HISTORY,
-                                                                                   hypers[name]))
-                                                      for _, name in MODELS}}
+                                       "parameters": parameters}
         for seed in seeds:
             runs = []
             for _, name in MODELS:
@@ -171,7 +170,8 @@ def run_study(*, quick: bool = False, seeds=(0, 1, 2), budget: int = 100_000, tr
             settings_per_family[family]["solver_seconds_per_trajectory"] = solver["seconds_per_trajectory"]
             settings_per_family[family]["test_trajectories"] = len(report["trajectories"])
             settings_per_family[family]["mesh_vertices"] = report["mesh_vertices"]
-            settings_per_family[family]["coarsened_solver"] = {s["label"]: s["rollout_rel_l2"] for s in report["solvers"]}
+            settings_per_family[family]["coarsened_solver"] = {s["label"]: s["rollout_rel_l2"]
+                                                               for s in report["solvers"]}
     wall = time.perf_counter() - start
     settings = {"quick": quick, "seeds": list(seeds), "budget": budget, "train_seconds": train_seconds,
                 "samples": samples, "batch_size": batch_size, "hardware": hardware(), "revision": git_revision(),
@@ -217,7 +217,8 @@ def markdown(rows: list[dict], round_trips: dict, settings: dict, command: str, 
         fields = sorted({k[len("rollout_"):] for r in group for k in r if k.startswith("rollout_")} - {"rel_l2"})
         vertices = fam["mesh_vertices"]
         lines += [f"## {family}", "",
-                  f"{fam['test_trajectories']} test trajectories on meshes of {min(vertices)}–{max(vertices)} vertices; "
+                  f"{fam['test_trajectories']} test trajectories on meshes of {min(vertices)}–{max(vertices)} "
+                  "vertices; "
                   f"dataset `{fam['data']}`. Hyperparameters: " + "; ".join(
                       f"{name} {hyper} ({fam['parameters'][name]:,} parameters, {fam['epochs'][name]} epochs)"
                       for name, hyper in fam["hyperparameters"].items()) + ".", "",
@@ -266,7 +267,8 @@ def markdown(rows: list[dict], round_trips: dict, settings: dict, command: str, 
             f = trip.get("forces")
             if f:
                 lines.append(f"| grid round trip (the data's grid read at the vertices) | {f['drag_prediction']:.3e} | "
-                             f"{f['drag_truth']:.3e} | {f['drag_rms_error']:.3e} | {f['lift_amplitude_prediction']:.3e} | "
+                             f"{f['drag_truth']:.3e} | {f['drag_rms_error']:.3e} | "
+                             f"{f['lift_amplitude_prediction']:.3e} | "
                              f"{f['lift_amplitude_truth']:.3e} | {f['lift_rms_error']:.3e} |")
             lines.append("")
         if any("divergence" in r for r in group):

@@ -41,9 +41,12 @@ def markdown(report: dict) -> str:
     if mesh:
         low, high = min(report["mesh_vertices"]), max(report["mesh_vertices"])
         lines.append(f"\nScored on the mesh: every error is taken at each test sample's own mesh vertices "
-                     f"({low:,}{'' if low == high else f'–{high:,}'} per sample here), weighted by the lumped P1 mass (the FE L2 norm). "
+                     f"({low:,}{'' if low == high else f'–{high:,}'} per sample here), weighted by the lumped P1 mass "
+                     "(the FE L2 norm). "
                      "A mesh model is rolled out on the sample's mesh graph; a grid model on the dataset's grid, its "
-                     "prediction then read at the vertices bilinearly from the grid nodes inside the fluid; a solver "
+                     "prediction then read at the vertices from the grid nodes inside the fluid (bilinear in whole "
+                     "cells, a "
+                     "moving-least-squares linear fit in cells cut by a wall or an obstacle); a solver "
                      "run on a coarsened mesh is interpolated onto the data's mesh in its own cells.")
     elif report.get("geometry_type") == "mesh":  # a report from before mesh scoring
         lines.append(f"\nErrors count only the grid nodes inside each sample's fluid "
@@ -103,7 +106,8 @@ def _forces(report: dict) -> list[str]:
     if not rows:
         return []
     f0 = rows[0]["forces"]
-    lines = ["", f"Forces on `{f0['boundary']}` ({f0['units']}; −∫σn ds from the P1 fields at the vertices, the same "
+    lines = ["", f"Forces on `{f0['boundary']}` ({f0['units']}; −∫σn ds from the P1 fields at the vertices, the "
+             "same "
              "formula on the data and on each prediction, over the frames each model predicts):", "",
              "| model | mean drag, model | mean drag, data | RMS drag error | lift amplitude, model "
              "| lift amplitude, data | RMS lift error |", "|---|---|---|---|---|---|---|"]
@@ -126,8 +130,9 @@ def _band(report: dict) -> list[str]:
     if "band_rel_l2" not in runs[0][1]:  # no obstacle: what the grid costs, over the whole domain
         trip = report.get("grid_round_trip")
         return [] if not trip else [
-            "", f"Grid round trip (the data's grid fields read at the vertices, the floor of every grid model): rollout "
-            f"rel. L2 {trip['rollout_rel_l2']:.3e} (" + ", ".join(f"{k} {v:.3e}" for k, v in trip["field_rel_l2"].items())
+            "", "Grid round trip (the data's grid fields read at the vertices, what a perfect grid prediction scores): "
+            f"rollout rel. L2 {trip['rollout_rel_l2']:.3e} ("
+            + ", ".join(f"{k} {v:.3e}" for k, v in trip["field_rel_l2"].items())
             + ")."]
     names = list(runs[0][1]["field_rel_l2"])
     lines = ["", f"Rollout relative L2 over the whole domain and in the band within one obstacle diameter of "

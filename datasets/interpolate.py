@@ -207,7 +207,8 @@ def mesh_to_points(mesh: MeshGeometry, points: np.ndarray) -> PointInterpolation
     lam = np.clip(lam, 0.0, None)
     lam /= lam.sum(axis=-1, keepdims=True)
     rows = np.repeat(np.arange(len(points)), 3)
-    weights = scipy.sparse.csr_array((lam.ravel(), (rows, mesh.cells[cell].ravel())), shape=(len(points), mesh.n_points))
+    weights = scipy.sparse.csr_array((lam.ravel(), (rows, mesh.cells[cell].ravel())),
+                                     shape=(len(points), mesh.n_points))
     return PointInterpolation(weights)
 
 
