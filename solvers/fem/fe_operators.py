@@ -33,7 +33,8 @@ import ufl
 from surrolab.errors import SurrolabError
 
 
-def _scipy(form) -> scipy.sparse.csr_array:
+def sparse_matrix(form) -> scipy.sparse.csr_array:
+    """A bilinear ufl form assembled serially into a scipy CSR matrix (rows: test functions)."""
     matrix = dolfinx.fem.assemble_matrix(dolfinx.fem.form(form))
     matrix.scatter_reverse()
     return scipy.sparse.csr_array(matrix.to_scipy())
@@ -48,12 +49,12 @@ def _check_scalar_lagrange(V) -> None:
 
 def mass_matrix(V) -> scipy.sparse.csr_array:
     """M_ij = ∫ φ_j φ_i over V's mesh."""
-    return _scipy(ufl.TrialFunction(V) * ufl.TestFunction(V) * ufl.dx)
+    return sparse_matrix(ufl.TrialFunction(V) * ufl.TestFunction(V) * ufl.dx)
 
 
 def mixed_mass_matrix(V, U) -> scipy.sparse.csr_array:
     """B_ij = ∫ ψ_j φ_i with ψ_j the basis of U and φ_i that of V (both on one mesh): (n_V, n_U)."""
-    return _scipy(ufl.TrialFunction(U) * ufl.TestFunction(V) * ufl.dx)
+    return sparse_matrix(ufl.TrialFunction(U) * ufl.TestFunction(V) * ufl.dx)
 
 
 @dataclass(frozen=True)
@@ -125,4 +126,5 @@ def boundary_dofs(V) -> np.ndarray:
     return np.sort(dolfinx.fem.locate_dofs_topological(V, fdim, facets))
 
 
-__all__ = ["L2Projection", "boundary_dofs", "dof_graph", "mass_matrix", "mixed_mass_matrix", "prolongation_matrix"]
+__all__ = ["L2Projection", "boundary_dofs", "dof_graph", "mass_matrix", "mixed_mass_matrix", "prolongation_matrix",
+           "sparse_matrix"]
