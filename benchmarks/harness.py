@@ -324,9 +324,11 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
         generation_seconds = float(f["samples/wall_time"][()].sum())
         on_mesh = description.geometry_type == "mesh"
         samples = read_mesh_samples(f, description, idx) if on_mesh else None
+    kinds = {}
     for run in runs:  # a checkpoint this harness cannot run fails before the solvers' minutes, not after
         payload = load_checkpoint(run)
-        if _model_kind(payload) == "mesh" and not on_mesh:
+        kinds[run] = _model_kind(payload)
+        if kinds[run] == "mesh" and not on_mesh:
             raise SurrolabError(f"{run} holds {payload['model']}, a mesh model, but {data} is a grid dataset: mesh "
                                 "models are compared on a mesh dataset (a Navier–Stokes family)")
         model_from_checkpoint(payload, description, kinds=("grid", "mesh"))
@@ -339,14 +341,13 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
     full = solvers[0]
     models = []
     for run in runs:
-        payload = load_checkpoint(run)
-        if _model_kind(payload) == "mesh":
+        if kinds[run] == "mesh":
             result = run_mesh_model(run, description, samples, params, config.device)
             pred, one_step = result.prediction, result.one_step
         else:
             result = run_model(run, description, truth, params, config.device, inside[:, None, None])
             pred, one_step = space.from_grid(result.prediction), space.from_grid(result.one_step)
-        h, seconds = result.history, result.seconds_per_trajectory
+        payload, h, seconds = result.payload, result.history, result.seconds_per_trajectory
         scores = space.scores([x[h:] for x in pred], h)
         one = space.errors(one_step, h)
         err = scores.errors
@@ -376,6 +377,6 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
               "solvers": [dataclasses.asdict(s) for s in solvers], "models": [dataclasses.asdict(m) for m in models]}
     if on_mesh:
         report["mesh_vertices"] = [int(m.n_points) for m in samples.meshes]
-        if any(_model_kind(load_checkpoint(run)) == "grid" for run in runs):
+        if "grid" in kinds.values():
             report["grid_round_trip"] = space.grid_round_trip(truth, 1)
     return report
