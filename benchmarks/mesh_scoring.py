@@ -44,7 +44,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from surrolab.benchmarks.metrics import RELATIVE_EPS, VRMSE_EPS
-from surrolab.benchmarks.scoring import RolloutErrors, Scores, field_channels
+from surrolab.benchmarks.scoring import RolloutErrors, Scores, field_channels, fields_to_channels
 from surrolab.datasets import schema
 from surrolab.datasets.interpolate import grid_to_points, mesh_to_points
 from surrolab.solvers.trajectory import MeshGeometry, Trajectory
@@ -67,15 +67,6 @@ class MeshSamples:
 def read_mesh_samples(f, description, samples) -> MeshSamples:
     return MeshSamples(meshes=[schema.read_mesh(f, int(i)) for i in samples],
                        truth=[schema.read_mesh_fields(f, description, int(i)).astype(np.float64) for i in samples])
-
-
-def trajectory_channels(description, trajectory: Trajectory) -> np.ndarray:
-    """A mesh run's fields (name -> (T, N[, d])) as (T, C, N) in the channel order of `read_fields`."""
-    parts = []
-    for spec in description.fields:
-        arr = np.asarray(trajectory.fields[spec.name])
-        parts.append(np.moveaxis(arr.reshape(*arr.shape[:2], -1), -1, 1))
-    return np.concatenate(parts, axis=1)
 
 
 # -- errors ---------------------------------------------------------------------------------------------
@@ -214,6 +205,10 @@ class MeshScoring:
         self.parameters = [dict(zip(names, map(float, p))) for p in params]
         self.force_scale = force_scale  # params -> ½ρŪ²D, or None (forces in N/m)
         self.obstacle = next((name for name in OBSTACLES if all(name in m.boundaries for m in samples.meshes)), None)
+        # per mesh, built once: the obstacle's edges (forces) and the lumped mass restricted to the band round it
+        self.edges = [boundary_edges(m, self.obstacle) for m in samples.meshes] if self.obstacle else None
+        self.band_mass = ([m * obstacle_band(mesh, self.obstacle) for m, mesh in zip(self.mass, samples.meshes)]
+                          if self.obstacle else None)
         self._from_grid = [grid_to_points(description.geometry.axes, mask, m.points)
                            for mask, m in zip(inside, samples.meshes)]
 
@@ -221,7 +216,7 @@ class MeshScoring:
         return [t[start:] for t in self.samples.truth]
 
     def solver_frames(self, trajectory: Trajectory, i: int) -> np.ndarray:
-        frames = trajectory_channels(self.description, trajectory)
+        frames = fields_to_channels(self.description, trajectory.fields, n_spatial=1)  # (T, C, N)
         mesh, target = trajectory.geometry, self.samples.meshes[i]
         if mesh.points.shape == target.points.shape and np.allclose(mesh.points, target.points):
             return frames
@@ -238,7 +233,8 @@ class MeshScoring:
         """The stored grid fields read at the vertices as a grid model's are: a perfect grid prediction (its
         errors, and the drag and lift that a perfect grid prediction would give)."""
         frames = self.from_grid(grid_truth[:, start:])
-        return {**self._band_report(frames, start), "forces": self.forces(frames, self.truth(start))}
+        return {**self._band_report(frames, start, self.errors(frames, start)),
+                "forces": self.forces(frames, self.truth(start))}
 
     def drift(self, frames: list[np.ndarray], name: str) -> float:
         channel = list(self.description.channel_names).index(name)
@@ -259,8 +255,9 @@ class MeshScoring:
             meshes = self.samples.meshes
             divergence = {"prediction": float(np.mean([relative_divergence(p, m, v) for p, m in zip(frames, meshes)])),
                           "truth": float(np.mean([relative_divergence(t, m, v) for t, m in zip(truth, meshes)]))}
-        return Scores(errors=self.errors(frames, start), metrics=metrics, field_metrics=per_field,
-                      divergence=divergence, forces=self.forces(frames, truth), band=self._band_report(frames, start))
+        errors = self.errors(frames, start)
+        return Scores(errors=errors, metrics=metrics, field_metrics=per_field, divergence=divergence,
+                      forces=self.forces(frames, truth), band=self._band_report(frames, start, errors))
 
     def forces(self, frames: list[np.ndarray], truth: list[np.ndarray]) -> dict | None:
         """Drag and lift on the obstacle from the prediction and from the truth: time mean of the drag, half the
@@ -270,8 +267,7 @@ class MeshScoring:
             return None
         velocity, pressure = self.fields["velocity"], self.fields["pressure"].start
         rows = []
-        for p, t, mesh, params in zip(frames, truth, self.samples.meshes, self.parameters):
-            edges = boundary_edges(mesh, self.obstacle)
+        for p, t, mesh, edges, params in zip(frames, truth, self.samples.meshes, self.edges, self.parameters):
             scale = 1.0 if self.force_scale is None else self.force_scale(params)
             fp, ft = (boundary_forces(x, mesh, edges, velocity, pressure, params["viscosity"]) / scale for x in (p, t))
             rows.append({"drag_truth": ft[:, 0].mean(), "drag_prediction": fp[:, 0].mean(),
@@ -284,15 +280,14 @@ class MeshScoring:
         out["units"] = "N/m" if self.force_scale is None else "coefficient F/(½ρŪ²D)"
         return out
 
-    def _band_report(self, frames: list[np.ndarray], start: int) -> dict:
-        whole = self.errors(frames, start)
+    def _band_report(self, frames: list[np.ndarray], start: int, whole: RolloutErrors) -> dict:
+        """`whole`: the frames' errors over the whole domain (`errors`), beside those in the band."""
         out = {"rollout_rel_l2": whole.total, "field_rel_l2": whole.per_field}
         if self.obstacle is not None:
-            band_mass = [m * obstacle_band(mesh, self.obstacle) for m, mesh in zip(self.mass, self.samples.meshes)]
-            band = relative_errors(frames, self.truth(start), band_mass, self.fields)
+            band = relative_errors(frames, self.truth(start), self.band_mass, self.fields)
             out.update(band_rel_l2=band.total, band_field_rel_l2=band.per_field, band_boundary=self.obstacle)
         return out
 
 
 __all__ = ["MeshSamples", "MeshScoring", "boundary_edges", "boundary_forces", "frame_metrics", "integral_drift",
-           "obstacle_band", "read_mesh_samples", "relative_divergence", "relative_errors", "trajectory_channels"]
+           "obstacle_band", "read_mesh_samples", "relative_divergence", "relative_errors"]

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from surrolab.benchmarks.grid_comparisons import count_parameters, mean_std, read_description, width_for_budget
+from surrolab.benchmarks.grid_comparisons import mean_std, read_description, width_for_budget
 from surrolab.provenance import git_revision, hardware
 
 FAMILIES = ("cylinder", "cavity")
@@ -125,7 +125,6 @@ def run_study(*, quick: bool = False, seeds=(0, 1, 2), budget: int = 100_000, tr
     import torch
 
     from surrolab.benchmarks.harness import CompareConfig, compare
-    from surrolab.surrogates.base import load_checkpoint
     from surrolab.surrogates.train_run import train_run
 
     out = Path(out)
@@ -135,7 +134,7 @@ def run_study(*, quick: bool = False, seeds=(0, 1, 2), budget: int = 100_000, tr
         (["--quick"] if quick else []) + ["--seeds", *map(str, seeds), "--budget", str(budget),
                                           "--train-seconds", f"{train_seconds:g}", "--out", str(out)])
     start = time.perf_counter()
-    rows, settings_per_family, round_trips, reports = [], {}, {}, {}
+    rows, settings_per_family, round_trips = [], {}, {}
     for family in families:
         data = prepare_dataset(family, samples, out, quick)
         description = read_description(data)
@@ -145,24 +144,18 @@ def run_study(*, quick: bool = False, seeds=(0, 1, 2), budget: int = 100_000, tr
             per_epoch = seconds_per_epoch(name, data, hypers[name], out, batch_size)
             epochs[name] = max(1, int(train_seconds // per_epoch))
             print(f"{family} {name}: {per_epoch:.1f} s per epoch -> {epochs[name]} epochs", flush=True)
-        parameters = {name: mgn_parameters(description, **hypers[name]) if name == "mgn"
-                      else count_parameters(name, description, HISTORY, hypers[name]) for _, name in MODELS}
-        settings_per_family[family] = {"hyperparameters": hypers, "epochs": epochs, "data": str(data),
-                                       "parameters": parameters}
+        settings_per_family[family] = {"hyperparameters": hypers, "epochs": epochs, "data": str(data)}
         for seed in seeds:
-            runs = []
-            for _, name in MODELS:
-                run_dir = out / "runs" / family / f"{name}_seed{seed}"
-                train_run(name, data, run_dir, epochs=epochs[name], batch_size=batch_size, seed=seed, device="cpu",
-                          hyper=hypers[name], history=HISTORY)
-                runs.append(run_dir)
-            report = compare(data, runs, CompareConfig(max_trajectories=64, coarsen_factors=(2,)))
-            reports[f"{family}_seed{seed}"] = report
+            trained = {name: train_run(name, data, out / "runs" / family / f"{name}_seed{seed}", epochs=epochs[name],
+                                       batch_size=batch_size, seed=seed, device="cpu", hyper=hypers[name],
+                                       history=HISTORY)
+                       for _, name in MODELS}  # a finished run is reused; its summary is the checkpoint's
+            settings_per_family[family]["parameters"] = {name: t["n_parameters"] for name, t in trained.items()}
+            report = compare(data, [t["run"] for t in trained.values()],
+                             CompareConfig(max_trajectories=64, coarsen_factors=(2,)))
             round_trips[family] = report.get("grid_round_trip")
             for (label, name), model in zip(MODELS, report["models"]):
-                payload = load_checkpoint(out / "runs" / family / f"{name}_seed{seed}")
-                row = model_row(model, seed, label, family, epochs[name],
-                                float(payload.get("train_seconds_total", payload.get("train_seconds", 0.0))))
+                row = model_row(model, seed, label, family, epochs[name], trained[name]["train_seconds"])
                 rows.append(row)
                 print(f"{family} {label} seed {seed}: rollout {row['rollout_rel_l2']:.3e}, one-step "
                       f"{row['one_step_rel_l2']:.3e}, band {row.get('band_rel_l2', float('nan')):.3e}", flush=True)

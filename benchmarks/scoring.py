@@ -152,10 +152,11 @@ def upsample(frames: np.ndarray, coarse_axes, fine_axes) -> np.ndarray:
     return out.reshape(*lead, *points.shape[:-1])
 
 
-def fields_to_channels(description, fields: dict[str, np.ndarray]) -> np.ndarray:
+def fields_to_channels(description, fields: dict[str, np.ndarray], n_spatial: int | None = None) -> np.ndarray:
     """field name -> (T, *spatial[, dim...]) on any grid, to (T, C, *spatial) in the channel order of
-    `schema.read_fields` (the inverse of `schema.channels_to_fields` with a time axis)."""
-    nd = description.spatial_dim
+    `schema.read_fields` (the inverse of `schema.channels_to_fields` with a time axis). `n_spatial`: the node axes
+    (default the dataset's dimension; 1 for fields at a mesh's vertices, (T, N[, dim...]) -> (T, C, N))."""
+    nd = description.spatial_dim if n_spatial is None else n_spatial
     parts = []
     for spec in description.fields:
         arr = np.asarray(fields[spec.name])
