@@ -29,9 +29,24 @@ Departures from the paper (and from github.com/DiffEqML/kairos), each for a stat
   with T, so lift(T u) = T(lift u) exactly (the lift's bias is the weight of a constant-one channel), and
   this lets the one transform of the input also give the spectrum of the last frame, to which the head's
   output is added (a residual in time, as in our FNO wrapper) without a second transform.
-- The spectral prediction keeps the last frame's modes beyond m: only the change is band-limited.
-- The head's first matrix starts variance-preserving (std 1/√w) instead of 1e-8, so its gradient is not
-  ~1e-8 at the first step; the second starts at 1e-8 as in the paper (initial prediction = last frame).
+- None in the head: both of its matrices start at std 1e-8 as in kairos (`src/models/t1.py` l. 185-187), so
+  sin(head1 z) ≈ head1 z and the initial prediction is the last frame. (Until issue 24 the first matrix
+  started at std 1/√w "so that its gradient is not ~1e-8 at the first step"; that reason does not hold
+  under Adam, which normalises step sizes, and the departure cost most of T1's accuracy: the kept DCT
+  modes have rms ~3 and the DC mode ~40 (constant channels enter at √N), so sin saw pre-activations of
+  rms ~5 and the head started as random high-frequency features. On the t1-vs-fno study's data, 10
+  epochs, one-step rel. L2 0.129 -> 0.064 and rollout 1.31 -> 0.58 with 1e-8; `benchmarks/results/
+  grid_t1_vs_fno.md` has the rerun.)
+- The layers' activation is sin, kairos's default (`act="sin"`), although every experiment configuration
+  shipped with kairos switches it to GELU (e.g. `configs/experiment/navier-stokes/t1.yaml`). With the
+  variance-preserving channel init each layer multiplies the coefficients' variance by ~N/m (≈ 29 at m = 12
+  on 65²): bounded sin absorbs that, GELU compounds it, and on the t1-vs-fno data a GELU T1 did not learn
+  at all (one-step 0.140 = persistence, with either head init).
+- What is predicted (`predict_difference`, default True, kairos's choice for autoregressive tasks:
+  `src/tasks/sequence_default.py`, integration_order 1 adds the last frame after the model): the head's
+  output is the change of the last frame's spectrum, so modes beyond m keep the last frame's values and only
+  the change is band-limited. At m = 12 on the study's data the best band-limited one-step predictor has
+  error 0.013 this way, 0.052 band-limiting the state (kairos's NS task, a single map with no residual).
 - rFFT: the kept modes along the first axis are those of both signs (kairos keeps only [:m₁]), complex
   weights are stored as (..., 2) real pairs, and sin acts on real and imaginary parts separately (complex
   sin grows like cosh of the imaginary part).
@@ -48,6 +63,9 @@ from surrolab.surrogates.base import GridSurrogate
 from surrolab.surrogates.hyperparameters import Choice, Flag, Integer, check_hyperparameters
 from surrolab.surrogates.spectral import TRANSFORMS, SpectralTransform
 from surrolab.surrogates.training import Hooks
+
+
+HEAD_INIT_STD = 1e-8  # kairos, src/models/t1.py l. 185-187
 
 
 def _weight(tensor: torch.Tensor, complex_: bool) -> torch.Tensor:
@@ -113,8 +131,9 @@ class T1Surrogate(GridSurrogate):
         self.lift = nn.Parameter(torch.randn(n_in, width) / math.sqrt(n_in))
         self.layers = nn.ModuleList(T1Layer(width, kept, n_spatial, cplx) for _ in range(n_layers))
         pair = (2,) if cplx else ()
-        self.head1 = nn.Parameter(torch.randn(width, head_width, *pair) / math.sqrt(width))
-        self.head2 = nn.Parameter(1e-8 * torch.randn(head_width, horizon * n_channels, *pair))
+        # kairos's head init: both matrices at std 1e-8, so the head starts linear and at zero
+        self.head1 = nn.Parameter(HEAD_INIT_STD * torch.randn(width, head_width, *pair))
+        self.head2 = nn.Parameter(HEAD_INIT_STD * torch.randn(head_width, horizon * n_channels, *pair))
 
     def _inputs(self, frames: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
         batch, history, channels, *spatial = frames.shape
