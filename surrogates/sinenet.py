@@ -6,7 +6,7 @@ so that skip connections carry features that are misaligned in time by less than
 
     x_0 = lift([frames, parameters])               (3x3 conv)
     x_k = x_{k-1} + V_k(x_{k-1}),  k = 1..K        (wave residual)
-    next = last frame + project(x_K)               (3x3 conv)
+    next = project(x_K)                            (3x3 conv; the normalised next frame itself)
 
 Each wave V_k is a U-Net over widths int(hidden * mult^l), l = 0..L (`conv_blocks.UShape`): down by
 average pooling then a conv block with a 1x1-conv shortcut, up by bicubic x2 (wrap-padded for circular
@@ -16,6 +16,17 @@ each level sees the wave's own input at its scale, besides the features computed
 
 With K = 1, `wave_residual=False` and `disentangle=False`, SineNet is `unet.UNetSurrogate` with
 channel_multipliers mult^1..mult^L, down="avgpool", up="bicubic" (tested by copying weights).
+
+What is predicted (`predict_difference`, default False): the next frame itself, as the reference code does
+(divelab/AIRS `OpenPDE/SineNet`, `sinenet_dual.py` and `models/pdemodel.py`: the network's output is the
+normalised next frame). Until issue 24 ours predicted the change from the last frame (next = last +
+project(x_K)). With the wave residuals that makes the step "last frame + a learned linear stencil", whose
+grid-scale gain the smooth training data never constrain: on `cylinder` (10 epochs, 240 steps) grid-scale
+perturbations grew 1.2–3.7x over 10 steps, some seeds diverged (rollout rel. L2 1.06 and 1.59 for
+SineNet-2 and -8 at seed 1) and SineNet lost to the U-Net; with the full-frame target the growth was
+0.13–0.20 and every seed rolled out at 0.12–0.15 (`../shared/references/sinenet-review.md`; the study is
+`benchmarks/results/grid_sinenet_vs_unet.md`). The harness reports the growth for every model
+(`benchmarks/stability.py`).
 
 Equal parameter budget: the paper compares K = 2, 4, 6, 8 at SineNet-8's size (hidden 64, mult 1.425,
 35.5 M parameters) by choosing the multiplier per K (2: 1.8075, 4: 1.611, 6: 1.5);
@@ -51,7 +62,7 @@ class SineNetSurrogate(ConvGridSurrogate):
                  horizon: int = 1, hidden_channels: int = 64, n_waves: int = 8, mult: float = 1.425,
                  levels: int = 4, n_blocks: int = 1, up: str = "bicubic", padding_mode: str = "zeros",
                  groups: int = 1, wave_residual: bool = True, disentangle: bool = True,
-                 predict_difference: bool = True):
+                 predict_difference: bool = False):
         check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)

@@ -12,7 +12,11 @@ or a 2x2 transposed convolution. Zero or circular padding.
 Departures from PDEArena's `Unet`: the block is post-normalised (conv, norm, activation), the block of
 SineNet, so that one SineNet wave with its additions off is exactly this network; there is no middle
 block and no attention. Inputs and outputs follow the grid contract (`base.py`): history frames and
-PDE parameters as channels, the change of the last frame predicted; odd grids padded and cropped.
+PDE parameters as channels; odd grids padded and cropped. What is predicted (`predict_difference`, default
+False) is the next frame itself, as PDEArena's models do (the output is the future frames, no residual
+added: `pdearena/models/pdemodel.py`); True predicts the change from the last frame, which made SineNet's
+step unstable in our cylinder study (see `sinenet.py`) and cost the U-Net accuracy there too (rollout rel.
+L2 0.23–0.26 with the change, 0.13–0.15 with the frame, 3 seeds, `../shared/references/sinenet-review.md`).
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ class UNetSurrogate(ConvGridSurrogate):
     def __init__(self, *, n_channels: int, n_parameters: int, spatial_shape: tuple[int, ...], history: int = 2,
                  horizon: int = 1, hidden_channels: int = 64, channel_multipliers: Sequence[float] = (1, 2, 2, 4),
                  n_blocks: int = 1, down: str = "conv", up: str = "transpose", padding_mode: str = "zeros",
-                 groups: int = 1, predict_difference: bool = True):
+                 groups: int = 1, predict_difference: bool = False):
         check_hyperparameters(self.limits, locals())  # the arguments, before anything is built
         super().__init__(n_channels=n_channels, n_parameters=n_parameters, spatial_shape=spatial_shape,
                          history=history, horizon=horizon)

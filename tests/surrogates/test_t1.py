@@ -97,7 +97,7 @@ def test_layers_act_on_the_kept_modes_only_and_the_change_is_band_limited():
     model = small_t1(modes=5)
     x, p = inputs(model)
     with torch.no_grad():
-        for w in (model.head2,):
+        for w in (model.head1, model.head2):
             w.normal_()  # a head that does something
         change = model.forward_spectral(x, p) - model.transform(x[:, -1:])  # predicted change, spectrum
     assert all(z.shape[-2:] == (5, 5) for z in model.layer_states(x, p))

@@ -30,8 +30,14 @@ def test_every_parameter_receives_a_gradient():
         assert missing == []
 
 
-def test_output_depends_on_the_pde_parameters_and_predicts_the_change():
+def test_output_depends_on_the_pde_parameters_and_predicts_the_frame_or_the_change():
     model = small_unet()
+    assert model.predict_difference is False  # PDEArena's target: the next frame itself
+    with torch.no_grad():
+        model.project.weight.zero_()
+        model.project.bias.zero_()
+    torch.testing.assert_close(model(torch.randn(1, 2, 2, 16, 16), torch.zeros(1, 3)), torch.zeros(1, 1, 2, 16, 16))
+    model = small_unet(predict_difference=True)
     x = torch.randn(1, 2, 2, 16, 16)
     assert not torch.allclose(model(x, torch.zeros(1, 3)), model(x, torch.ones(1, 3)))
     with torch.no_grad():
