@@ -107,6 +107,9 @@ class ModelResult:
     divergence: dict[str, float] | None = None  # relative divergence of the prediction and of the truth
     forces: dict | None = None  # mesh datasets with an obstacle: drag and lift, prediction beside truth
     band: dict | None = None  # mesh datasets: error over the domain and in the band around the obstacle
+    # signs of an unstable learned step (`stability.py`): perturbation growth over 10 steps, grid-scale and
+    # smooth, and the rollout error on training trajectories
+    stability: dict | None = None
 
 
 # -- the solver ---------------------------------------------------------------------------------------
@@ -286,6 +289,55 @@ def run_mesh_model(run: str | Path, description, samples, params: np.ndarray, de
     return ModelRun(preds, one_step, float(np.mean(seconds)), payload, sum(q.numel() for q in model.parameters()))
 
 
+TRAIN_TRAJECTORIES = 4  # training trajectories the stability check rolls out
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """One split's trajectories as the harness reads them: grid frames (N, T, C, *spatial), `inside` (N,
+    *spatial), parameters (N, P), and on a mesh dataset the samples on their meshes."""
+
+    truth: np.ndarray
+    inside: np.ndarray
+    params: np.ndarray
+    samples: object = None
+
+
+def read_trajectories(f, description, idx) -> Trajectories:
+    on_mesh = description.geometry_type == "mesh"
+    return Trajectories(schema.read_fields(f, description, idx), schema.read_mask(f, idx),
+                        schema.read_parameters(f, description, idx),
+                        read_mesh_samples(f, description, idx) if on_mesh else None)
+
+
+def model_stability(run: str | Path, kind: str, description, test: Trajectories, train: Trajectories,
+                    train_space, device: str) -> dict:
+    """The growth of perturbations over `stability.STEPS` steps from mid-trajectory test states, and the rollout
+    error on (up to `TRAIN_TRAJECTORIES`) training trajectories, scored by `train_space` as the test split is."""
+    from surrolab.benchmarks.stability import grid_model_growth, mesh_model_growth
+    from surrolab.meshes.mesh_graph import mesh_graph
+
+    payload = load_checkpoint(run)
+    model, normalizer = model_from_checkpoint(payload, description, kinds=(kind,))
+    model = model.to(device).eval()
+    if kind == "mesh":
+        graphs = [mesh_graph(mesh).to(device) for mesh in test.samples.meshes]
+        truth = [torch.as_tensor(t, dtype=torch.float32, device=device) for t in test.samples.truth]
+        theta = torch.as_tensor(test.params, dtype=torch.float32, device=device)
+        growth = mesh_model_growth(model, graphs, truth, theta, field_channels(description)["velocity"])
+        result = run_mesh_model(run, description, train.samples, train.params, device)
+        pred = result.prediction
+    else:
+        growth = grid_model_growth(model, normalizer.to(device), test.truth, test.params, test.inside,
+                                   description.geometry.axes, device)
+        result = run_model(run, description, train.truth, train.params, device, train.inside[:, None, None])
+        pred = train_space.from_grid(result.prediction)
+    h = result.history
+    return {"grid_scale_growth": growth.grid_scale, "smooth_growth": growth.smooth, "steps": growth.steps,
+            "unstable": growth.unstable, "train_rollout_rel_l2": train_space.errors([x[h:] for x in pred], h).total,
+            "train_trajectories": len(train.truth)}
+
+
 def _matched(solvers: list[SolverResult], error: float) -> tuple[SolverResult, str]:
     """The cheapest solver whose rollout error is at or below `error`."""
     ok = [s for s in solvers if s.rollout_rel_l2 <= error]
@@ -324,6 +376,7 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
         generation_seconds = float(f["samples/wall_time"][()].sum())
         on_mesh = description.geometry_type == "mesh"
         samples = read_mesh_samples(f, description, idx) if on_mesh else None
+        train = read_trajectories(f, description, schema.read_split(f, "train")[:TRAIN_TRAJECTORIES])
     kinds = {}
     for run in runs:  # a checkpoint this harness cannot run fails before the solvers' minutes, not after
         payload = load_checkpoint(run)
@@ -340,6 +393,12 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
     solvers = run_solvers(problem, config_obj, description, space, params, config.coarsen_factors, initial)
     full = solvers[0]
     models = []
+    test = Trajectories(truth, inside, params, samples)
+    force_scale = getattr(problem, "force_scale", None)
+    train_space = None
+    if len(train.truth):
+        train_space = (MeshScoring(description, train.samples, train.inside, train.params, force_scale) if on_mesh
+                       else GridScoring(description, train.truth, train.inside))
     for run in runs:
         if kinds[run] == "mesh":
             result = run_mesh_model(run, description, samples, params, config.device)
@@ -364,7 +423,9 @@ def compare(data: str | Path, runs: list[str | Path], config: CompareConfig = Co
             conservation={c: {"truth": space.drift(space.truth(0) if on_mesh else truth, c),
                               "prediction": space.drift(pred, c)} for c in problem.conserved},
             field_one_step_rel_l2=one.per_field, field_rel_l2=err.per_field, field_metrics=scores.field_metrics,
-            divergence=scores.divergence, forces=scores.forces, band=scores.band))
+            divergence=scores.divergence, forces=scores.forces, band=scores.band,
+            stability=model_stability(run, kinds[run], description, test, train, train_space, config.device)
+            if train_space is not None else None))
     channels = description.channel_names
     report = {"dataset": str(data), "problem": description.problem, "split": config.split,
               "trajectories": [int(i) for i in idx], "times": [float(t) for t in description.times],

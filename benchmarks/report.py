@@ -60,7 +60,7 @@ def markdown(report: dict) -> str:
             lines.append(f"\nDivergence of the velocity, RMS of div u / RMS of |grad u| {how}: {m['label']} "
                          f"{d['prediction']:.2e}, solver data {d['truth']:.2e} (the data's value is what this check "
                          "reads on the solver's solenoidal field).")
-    lines += _forces(report) + _band(report)
+    lines += _forces(report) + _band(report) + _stability(report)
     for m in report["models"]:
         for name, d in m.get("conservation", {}).items():
             lines.append(f"\nConserved integral of `{name}`, largest drift over the rollout (relative): "
@@ -116,6 +116,29 @@ def _forces(report: dict) -> list[str]:
         lines.append(f"| {label} | {f['drag_prediction']:.4g} | {f['drag_truth']:.4g} | {f['drag_rms_error']:.3g} "
                      f"| {f['lift_amplitude_prediction']:.4g} | {f['lift_amplitude_truth']:.4g} "
                      f"| {f['lift_rms_error']:.3g} |")
+    return lines
+
+
+def _stability(report: dict) -> list[str]:
+    """Signs of an unstable learned step (`stability.py`) for every model that has them."""
+    rows = [m for m in report["models"] if m.get("stability")]
+    if not rows:
+        return []
+    from surrolab.benchmarks.stability import GRID_GROWTH_LIMIT
+
+    st = rows[0]["stability"]
+    lines = ["", f"Stability of the learned step: growth of a small perturbation of a mid-trajectory test state over "
+             f"{st['steps']} steps (rms ratio, geometric mean over the trajectories and 4 draws), node-wise (grid-scale) "
+             f"and smooth over 4 node spacings; a grid-scale growth above {GRID_GROWTH_LIMIT} flags a step that "
+             "amplifies what the PDE damps. Beside it, the rollout error on "
+             f"{st['train_trajectories']} training trajectories (a model that fails there is unstable, not "
+             "overfitted):", "",
+             "| model | grid-scale growth | smooth growth | rollout rel. L2, training trajectories | flag |",
+             "|---|---|---|---|---|"]
+    for m in rows:
+        s = m["stability"]
+        lines.append(f"| {m['label']} ({m['model']}) | {s['grid_scale_growth']:.3g} | {s['smooth_growth']:.3g} "
+                     f"| {s['train_rollout_rel_l2']:.3e} | {'unstable' if s['unstable'] else 'ok'} |")
     return lines
 
 

@@ -27,8 +27,17 @@ def rollout(model: GridSurrogate, normalizer: Normalizer, initial_frames: torch.
     n_spatial = initial_frames.ndim - 3
     frames = normalizer.encode_fields(initial_frames, n_spatial)
     params = normalizer.encode_parameters(parameters)
+    outside = None
     if mask is not None:  # physical 0 outside the domain, in the model's normalised units: (1, 1, C, 1, ...)
         outside = normalizer.encode_fields(torch.zeros_like(frames[:1, :1, :, *(slice(0, 1),) * n_spatial]), n_spatial)
+    return normalizer.decode_fields(rollout_normalised(model, frames, params, n_frames, mask, outside), n_spatial)
+
+
+@torch.no_grad()
+def rollout_normalised(model: GridSurrogate, frames: torch.Tensor, params: torch.Tensor, n_frames: int,
+                       mask: torch.Tensor | None = None, outside: torch.Tensor | None = None) -> torch.Tensor:
+    """The same rollout in the model's normalised units: frames (B, history, C, *spatial) -> (B, n_frames, C,
+    *spatial); with `mask`, every predicted frame takes the value `outside` outside it."""
     out = [frames]
     produced = frames.shape[1]
     while produced < n_frames:
@@ -38,4 +47,4 @@ def rollout(model: GridSurrogate, normalizer: Normalizer, initial_frames: torch.
             nxt = torch.where(mask, nxt, outside)
         out.append(nxt)
         produced += nxt.shape[1]
-    return normalizer.decode_fields(torch.cat(out, dim=1)[:, :n_frames], n_spatial)
+    return torch.cat(out, dim=1)[:, :n_frames]

@@ -185,3 +185,28 @@ def test_grid_and_mesh_models_are_scored_at_the_same_vertices_by_the_same_norm(c
     assert "Scored on the mesh" in text and "| mgn (mgn) |" in text
     assert ("Grid round trip (the data's grid fields read at the vertices, what a perfect grid prediction scores): "
             f"rollout rel. L2 {trip['rollout_rel_l2']:.3e}") in text
+
+
+def test_every_model_reports_the_stability_of_its_step(cavity):
+    """Perturbation growth for the grid model (10 steps on the grid) and the mesh model (the steps the stored
+    boundary data allow), and the rollout error on the training trajectories, scored as the test split is."""
+    from surrolab.benchmarks.harness import run_model
+    from surrolab.benchmarks.mesh_scoring import MeshScoring, read_mesh_samples
+
+    path, root, report = cavity
+    fno, mgn = report["models"]
+    for model, steps in ((fno, 10), (mgn, 2)):
+        st = model["stability"]
+        assert st["steps"] == steps and st["train_trajectories"] == 3
+        assert 0 < st["grid_scale_growth"] < 1e3 and 0 < st["smooth_growth"] < 1e3
+        assert st["unstable"] == (st["grid_scale_growth"] > 1.1)
+        assert math.isfinite(st["train_rollout_rel_l2"]) and st["train_rollout_rel_l2"] > 0
+    with schema.open_dataset(path) as f:
+        d = schema.read_description(f)
+        idx = schema.read_split(f, "train")
+        truth, inside, params = schema.read_fields(f, d, idx), schema.read_mask(f, idx), schema.read_parameters(f, d, idx)
+        space = MeshScoring(d, read_mesh_samples(f, d, idx), inside, params)
+    run = run_model(root / "fno", d, truth, params, "cpu", inside[:, None, None])
+    expected = space.errors([x[1:] for x in space.from_grid(run.prediction)], 1).total
+    np.testing.assert_allclose(fno["stability"]["train_rollout_rel_l2"], expected, rtol=1e-6)
+    assert "Stability of the learned step" in markdown(report) and "| mgn (mgn) |" in markdown(report)
