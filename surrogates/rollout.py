@@ -48,3 +48,30 @@ def rollout_normalised(model: GridSurrogate, frames: torch.Tensor, params: torch
         out.append(nxt)
         produced += nxt.shape[1]
     return torch.cat(out, dim=1)[:, :n_frames]
+
+
+def validation_rollout(fields, parameters, normalizer: Normalizer, history: int, mask=None):
+    """`model -> error` of the rollout from each trajectory's first `history` frames: the relative L2 in
+    normalised units over the predicted frames (and the nodes inside `mask`), mean over the trajectories.
+    fields (N, T, C, *spatial) and parameters (N, P) physical (numpy or torch); mask (N, *spatial) or None.
+    What `training.train(validation_rollout=...)` logs, and selects the checkpoint on when asked."""
+    x = torch.as_tensor(fields, dtype=torch.float32)
+    n_spatial = x.ndim - 3
+    z = normalizer.encode_fields(x, n_spatial)
+    p = normalizer.encode_parameters(torch.as_tensor(parameters, dtype=torch.float32))
+    inside = None if mask is None else torch.as_tensor(mask, dtype=torch.bool)[:, None, None]  # (N, 1, 1, *spatial)
+    outside = normalizer.encode_fields(torch.zeros_like(z[:1, :1, :, *(slice(0, 1),) * n_spatial]), n_spatial)
+
+    def error(model: GridSurrogate) -> float:
+        device = next(model.parameters()).device
+        model.eval()
+        m = None if inside is None else inside.to(device)
+        pred = rollout_normalised(model, z[:, :history].to(device), p.to(device), z.shape[1], m, outside.to(device))
+        diff, true = (pred - z.to(device))[:, history:], z[:, history:].to(device)
+        if m is not None:
+            diff, true = diff * m, true * m
+        dims = tuple(range(1, diff.ndim))
+        return float(torch.mean(torch.linalg.vector_norm(diff, dim=dims)
+                                / torch.linalg.vector_norm(true, dim=dims).clamp_min(1e-12)))
+
+    return error

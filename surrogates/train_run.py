@@ -72,7 +72,8 @@ def run_summary(out, model) -> dict:
 
 def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int = 20, batch_size: int = 16,
               lr: float = 1e-3, history: int | None = None, seed: int = 0, device: str = "auto", hyper: dict | None = None,
-              curriculum: bool = False, warmup_epochs: int = 0, progress=None, announce=None) -> dict:
+              curriculum: bool = False, warmup_epochs: int = 0, select_on: str = "val_loss", progress=None,
+              announce=None) -> dict:
     """Build `model_name` for the dataset, train it on the training split and save the run in `out`.
 
     What `surrolab train` and the comparison scripts run: masks on mesh datasets, `model.training_hooks()` (CAPE's curriculum,
@@ -91,7 +92,7 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     from surrolab.surrogates.training import TrainConfig, train
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=lr, seed=seed, device=device,
-                         warmup_epochs=warmup_epochs)
+                         warmup_epochs=warmup_epochs, select_on=select_on)
     config.torch_device()  # a GPU asked for and not there fails here, before the dataset is read
     cls = get_model_class(model_name)
     hyper = check_settings(cls, dict(hyper or {}))
@@ -99,6 +100,8 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
         check_positive_int("history", history)
     kind = getattr(cls, "input_kind", "grid")
     if kind != "grid":  # particle and mesh models: their own runner, the same loop
+        if select_on != "val_loss":
+            raise SurrolabError(f"select_on={select_on!r} is for grid models; {model_name} keeps the lowest val_loss")
         if curriculum:
             raise SurrolabError(f"--curriculum is for grid models; {model_name} trains on one-step targets")
         runner = {"particles": train_particle_run, "mesh": train_mesh_run}[kind]
@@ -135,6 +138,11 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
                            rollout_steps=unroll)
     if announce is not None:
         announce(sum(p.numel() for p in model.parameters()), len(train_set), len(val_set))
+    score = None
+    if select_on == "val_rollout" and len(val_idx):
+        from surrolab.surrogates.rollout import validation_rollout
+
+        score = validation_rollout(fields_val, params_val, normalizer, model.history, mask_val)
     train(model, normalizer, train_set, val_set, config, out, signature=dataset_signature(description),
-          hooks=hooks, progress=progress, metadata={"data": str(data)})
+          hooks=hooks, progress=progress, metadata={"data": str(data)}, validation_rollout=score)
     return run_summary(out, model)

@@ -26,6 +26,7 @@ from surrolab.errors import SurrolabError, check_positive_int, check_range
 from surrolab.surrogates.base import GridSurrogate, Normalizer, save_checkpoint, tensor_state
 
 Progress = Callable[[int, int, float, float], None]  # (epoch, epochs, train loss, validation loss)
+SELECT_ON = ("val_loss", "val_rollout")
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,18 @@ class TrainConfig:
     # cosine: SineNet's schedule (Zhang et al. 2024, Sec. 5); without it SineNet's first epoch on our flow
     # datasets reached losses of 10³ in normalised units and had not recovered after 10 epochs
     warmup_epochs: int = 0
+    # which epoch's weights `model.pt` keeps: the lowest validation loss (one step, teacher-forced), or the
+    # lowest validation rollout error (`train(validation_rollout=...)`), the SineNet reference's choice
+    # (`monitor: valid/unrolled_loss_mean`), which sees an unstable step that one-step targets do not
+    select_on: str = "val_loss"
 
     def __post_init__(self):
         check_positive_int("epochs", self.epochs)
         if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.epochs:
             raise SurrolabError(f"warmup_epochs={self.warmup_epochs!r} is not allowed: an integer from 0 to "
                                 f"epochs - 1 = {self.epochs - 1}")
+        if self.select_on not in SELECT_ON:
+            raise SurrolabError(f"select_on={self.select_on!r} is not allowed: one of {', '.join(SELECT_ON)}")
         check_positive_int("batch_size", self.batch_size)
         check_range("learning_rate", self.learning_rate, 1e-8, 1.0)
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
@@ -99,9 +106,13 @@ class Hooks:
 
 def train(model: torch.nn.Module, normalizer: Normalizer | None, train_set: Dataset, val_set: Dataset, config: TrainConfig,
           out_dir: str | Path, *, signature: dict, hooks: Hooks | None = None, progress: Progress | None = None,
-          metadata: dict | None = None) -> dict:
+          metadata: dict | None = None, validation_rollout: Callable[[torch.nn.Module], float] | None = None) -> dict:
     """Train `model` (already built and seeded) and return the last log row. `normalizer` None: the model
-    holds its statistics itself (the particle models' buffers)."""
+    holds its statistics itself (the particle models' buffers). `validation_rollout(model)`: the rollout error
+    on the validation trajectories, logged every epoch and, with `config.select_on="val_rollout"`, what chooses
+    the kept checkpoint."""
+    if config.select_on == "val_rollout" and validation_rollout is None:
+        raise SurrolabError("select_on='val_rollout' needs validation trajectories to roll out (a grid model's run)")
     hooks = hooks or Hooks()
     hooks.on_train_start(config)
     out_dir = Path(out_dir)
@@ -111,8 +122,9 @@ def train(model: torch.nn.Module, normalizer: Normalizer | None, train_set: Data
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     settings = dataclasses.asdict(config)
-    if not config.warmup_epochs:  # runs saved before warm-up existed still resume
-        del settings["warmup_epochs"]
+    for key, default in (("warmup_epochs", 0), ("select_on", "val_loss")):  # runs saved before these existed resume
+        if settings[key] == default:
+            del settings[key]
     run = {"train": settings, "model": model.name, "constructor": model.constructor, "dataset": signature}
     state_path = out_dir / "state.pt"
     start_epoch, best_val, rows, seconds = 0, float("inf"), [], 0.0
@@ -148,12 +160,16 @@ def train(model: torch.nn.Module, normalizer: Normalizer | None, train_set: Data
         _set_learning_rate(optimizer, epoch_lr)  # the cosine's own step starts from the value it set
         scheduler.step()
         val_loss = evaluate_loss(model, val_loader, hooks, epoch, device) if len(val_set) else float("nan")
-        seconds += time.perf_counter() - tick
+        extra = {}
+        if validation_rollout is not None:
+            extra["val_rollout"] = validation_rollout(model) if len(val_set) else float("nan")
+        seconds += time.perf_counter() - tick  # the validation, which chooses the checkpoint, is training's cost
         row = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_loss": val_loss,
-               "learning_rate": scheduler.get_last_lr()[0], "seconds": seconds}
+               "learning_rate": scheduler.get_last_lr()[0], "seconds": seconds, **extra}
         rows.append(row)
-        if not (val_loss >= best_val):  # also true for the first epoch when there is no validation split
-            best_val = val_loss
+        selected = row["val_rollout"] if config.select_on == "val_rollout" else val_loss
+        if not (selected >= best_val):  # also true for the first epoch when there is no validation split
+            best_val = selected
             save_checkpoint(out_dir / "model.pt", model, normalizer and normalizer.cpu(), signature, epoch=epoch + 1,
                             val_loss=val_loss, train_seconds=seconds, train_config=dataclasses.asdict(config),
                             **(metadata or {}))

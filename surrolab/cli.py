@@ -166,7 +166,7 @@ def cmd_train(args) -> None:
 
     train_run(args.model, args.data, out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
               history=args.history, seed=args.seed, device=args.device, hyper=hyper, curriculum=args.curriculum,
-              warmup_epochs=args.warmup_epochs, progress=progress, announce=announce)
+              warmup_epochs=args.warmup_epochs, select_on=args.select_on, progress=progress, announce=announce)
     for bar in bars:
         bar.close()
     print(f"wrote {out / 'model.pt'} (best validation epoch), {out / 'log.csv'}")
@@ -257,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup-epochs", type=int, default=0,
                    help="linear learning-rate warm-up over the first epochs, then the cosine (SineNet's schedule)")
+    p.add_argument("--select-on", default="val_loss",
+                   help="which epoch model.pt keeps: val_loss (one step, the default) or val_rollout (grid models: the "
+                        "validation trajectories rolled out, SineNet's reference choice)")
     p.add_argument("--history", type=int, default=None,
                    help="input frames per prediction (default: 2 for grid models, 5 for gns and giorom)")
     p.add_argument("--curriculum", action="store_true",

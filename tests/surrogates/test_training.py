@@ -85,6 +85,53 @@ def test_bad_training_settings_name_the_field():
         TrainConfig(epochs=0)
     with pytest.raises(SurrolabError, match="device='tpu'"):
         TrainConfig(device="tpu")
+    with pytest.raises(SurrolabError, match="select_on='rollout'.*val_loss, val_rollout"):
+        TrainConfig(select_on="rollout")
+
+
+def test_the_checkpoint_is_chosen_on_the_validation_rollout_when_asked(tiny_dataset, tmp_path):
+    """`select_on="val_rollout"`: every epoch logs the validation rollout error, and model.pt holds the epoch
+    where it is lowest (the SineNet reference's rule); the default keeps the lowest one-step loss."""
+    import csv
+
+    from surrolab.surrogates.train_run import train_run
+
+    for select in ("val_rollout", "val_loss"):
+        out = tmp_path / select
+        train_run("unet", tiny_dataset, out, epochs=6, batch_size=2, lr=3e-2, seed=0, device="cpu", select_on=select,
+                  hyper=dict(hidden_channels=4, channel_multipliers=(1,)))
+        rows = list(csv.DictReader(open(out / "log.csv")))
+        kept = torch.load(out / "model.pt", weights_only=True)["epoch"]
+        column = "val_rollout" if select == "val_rollout" else "val_loss"
+        assert ("val_rollout" in rows[0]) == (select == "val_rollout")
+        assert kept == 1 + int(np.argmin([float(r[column]) for r in rows]))
+    with pytest.raises(SurrolabError, match="select_on='val_rollout' is for grid models"):
+        train_run("mgn", tiny_dataset, tmp_path / "m", epochs=1, select_on="val_rollout")
+
+
+def test_the_validation_rollout_error_of_persistence_is_computed_by_hand(tiny_dataset):
+    from surrolab.surrogates.rollout import validation_rollout
+
+    d, norm, model, _ = setup(tiny_dataset)
+    with schema.open_dataset(tiny_dataset) as f:
+        idx = schema.read_split(f, "val")
+        fields, params = schema.read_fields(f, d, idx), schema.read_parameters(f, d, idx)
+
+    class Persistence(torch.nn.Module):
+        history = 2
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, frames, parameters):
+            return frames[:, -1:] + 0 * self.w
+
+    z = norm.encode_fields(torch.as_tensor(fields, dtype=torch.float32), 2)
+    held = z[:, 1:2].expand(-1, z.shape[1] - 2, -1, -1, -1)
+    dims = (1, 2, 3, 4)
+    expected = torch.mean(torch.linalg.vector_norm(held - z[:, 2:], dim=dims) / torch.linalg.vector_norm(z[:, 2:], dim=dims))
+    assert validation_rollout(fields, params, norm, 2)(Persistence()) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_warm_up_raises_the_learning_rate_linearly_then_leaves_the_cosine_as_it_was(tiny_dataset, tmp_path,
