@@ -13,6 +13,7 @@ exact command. `--quick` is a pipeline check in minutes on a laptop, not the pap
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from surrolab.datasets.splits import SplitSpec
 from surrolab.provenance import git_revision, hardware
 from surrolab.surrogates.train_run import train_run
 
@@ -35,6 +37,11 @@ class DataSpec:
     samples: int
     preset: str | None = None
     overrides: dict = field(default_factory=dict)
+    splits: dict = field(default_factory=dict)  # SplitSpec fields; {} the default split
+
+
+SPLITS = {"smoke": dict(val_fraction=0.15, test_fraction=0.2, heldout_fraction=0.0),
+          "cylinder": dict(val_fraction=0.2, test_fraction=0.3, heldout_fraction=0.0)}
 
 
 def data_specs(study: str, quick: bool) -> list[DataSpec]:
@@ -47,8 +54,11 @@ def data_specs(study: str, quick: bool) -> list[DataSpec]:
         if quick:
             return [DataSpec("smoke", 10, "demo", dict(n_frames=8, t_end=10.5)),
                     DataSpec("cylinder", 10, "demo", flow_quick)]
-        # smoke on the demo mesh, its fields on a 33² grid (1 cell per metre): 17 frames to t = 24 s
-        return [DataSpec("smoke", 40, "demo", dict(grid_resolution=1)), DataSpec("cylinder", 24, "demo")]
+        # smoke on the demo mesh, its fields on a 33² grid (1 cell per metre): 17 frames to t = 24 s. No held-out
+        # parameter range (the study tests on random splits), and test splits of 8 and 10 trajectories while the
+        # training splits stay at 26 and 16, the sizes of the first version of this study
+        return [DataSpec("smoke", 40, "demo", dict(grid_resolution=1), SPLITS["smoke"]),
+                DataSpec("cylinder", 32, "demo", {}, SPLITS["cylinder"])]
     if study == "t1-vs-fno":
         return [DataSpec("diffusion_reaction", 12, None, grid_quick)] if quick else \
             [DataSpec("diffusion_reaction", 40, None, dict(resolution=64))]
@@ -64,14 +74,15 @@ def prepare_dataset(spec: DataSpec, out: Path, seed: int = 0) -> Path:
     from surrolab.datasets.generate import generate
     from surrolab.registry import get_problem
 
-    tag = "_".join(f"{k}{v}" for k, v in sorted(spec.overrides.items()))
+    tag = "_".join(f"{k}{v}" for k, v in sorted({**spec.overrides, **spec.splits}.items()))
     path = out / "data" / f"{spec.problem}_{spec.preset or 'default'}_{spec.samples}_{tag}.h5"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     problem = get_problem(spec.problem)
     tick = time.perf_counter()
-    generate(problem, problem.make_config(spec.preset, **spec.overrides), spec.samples, path, seed=seed)
+    generate(problem, problem.make_config(spec.preset, **spec.overrides), spec.samples, path, seed=seed,
+             splits=SplitSpec(**spec.splits))
     print(f"generated {path} in {time.perf_counter() - tick:.1f} s", flush=True)
     return path
 
@@ -79,8 +90,9 @@ def prepare_dataset(spec: DataSpec, out: Path, seed: int = 0) -> Path:
 # -- training: the logic of `surrolab train` (cli.cmd_train) as a function --------------------------
 # -- scoring: the harness's errors, without the solver timing ----------------------------------------
 def score_run(run: str | Path, data: str | Path, split: str = "test", max_trajectories: int = 8,
-              device: str = "cpu") -> dict:
-    """One-step and rollout relative L2 of a run on `split`, as `harness.compare()` computes them."""
+              device: str = "cpu", stability: bool = False) -> dict:
+    """One-step and rollout relative L2 of a run on `split`, as `harness.compare()` computes them; with
+    `stability`, the harness's stability check too (perturbation growth, rollout on training trajectories)."""
     from surrolab.benchmarks.harness import field_channels, rollout_errors, run_model, score_prediction
     from surrolab.datasets import schema
     from surrolab.errors import SurrolabError
@@ -93,13 +105,22 @@ def score_run(run: str | Path, data: str | Path, split: str = "test", max_trajec
         truth = schema.read_fields(f, description, idx)
         inside = schema.read_mask(f, idx)
         params = schema.read_parameters(f, description, idx)
+        if stability:
+            from surrolab.benchmarks.harness import TRAIN_TRAJECTORIES, GridScoring, Trajectories, model_stability
+
+            train_idx = schema.read_split(f, "train")[:TRAIN_TRAJECTORIES]
+            train = Trajectories(schema.read_fields(f, description, train_idx), schema.read_mask(f, train_idx),
+                                 schema.read_parameters(f, description, train_idx))
     result = run_model(run, description, truth, params, device, inside[:, None, None])
     h = result.history
     one_step = rollout_errors(result.one_step, truth[:, h:], field_channels(description), inside)
     scores = score_prediction(result.prediction[:, h:], truth[:, h:], description, inside)
     return {"one_step_rel_l2": float(one_step.total), "rollout_rel_l2": float(scores.errors.total),
             "seconds_per_trajectory": result.seconds_per_trajectory,
-            "field_one_step_rel_l2": one_step.per_field, "field_rollout_rel_l2": scores.errors.per_field}
+            "field_one_step_rel_l2": one_step.per_field, "field_rollout_rel_l2": scores.errors.per_field,
+            **({} if not stability else model_stability(run, "grid", description, Trajectories(truth, inside, params),
+                                                        train, GridScoring(description, train.truth, train.inside),
+                                                        device))}
 
 
 def baseline_rows(data: str | Path, split: str, history: int, max_trajectories: int, modes=()) -> list[dict]:
@@ -169,6 +190,7 @@ class Entry:
     # equal training time: (label A, label B) trains this entry for the epochs that take as long as A's run
     # of the same seed, at the seconds per epoch B's run measured (B: this model at equal epochs)
     match_time: tuple[str, str] | None = None
+    select_on: str = "val_loss"  # which epoch is kept (training.TrainConfig.select_on)
 
 
 def study_models(study: str, description, history: int, quick: bool) -> list[Entry]:
@@ -182,16 +204,21 @@ def study_models(study: str, description, history: int, quick: bool) -> list[Ent
         # the budget is SineNet-8 at the paper's multiplier 1.425; the other K get a wider multiplier
         budget = sinenet_parameter_count(8, 1.425, hidden_channels=hidden, levels=levels, **common)
         entries = []
-        for k in (2, 4, 6, 8):
+        # K = 1 is the control: one wave, i.e. a U-Net built from SineNet's blocks (average pooling, bicubic
+        # up-sampling); the ablation removes the wave residual x_k = x_{k-1} + V_k(x_{k-1}) at K = 2
+        for k in (1, 2, 4, 8):
             cfg = sinenet_config_for_budget(k, budget, high=6.0, hidden_channels=hidden, levels=levels, **common)
             entries.append(Entry(f"SineNet-{k}", "sinenet", dict(n_waves=k, mult=cfg["mult"],
                                                                  hidden_channels=hidden, levels=levels), group=k,
-                                 warmup_epochs=1))
+                                 warmup_epochs=1, select_on="val_rollout"))
+        entries.append(dataclasses.replace(entries[1], label="SineNet-2, no wave residual", group="ablation",
+                                           hyper=dict(entries[1].hyper, wave_residual=False)))
         mults = (1, 2, 2, 4)[:levels] if not quick else (1, 2)
         unet = width_for_budget("unet", description, history, dict(channel_multipliers=mults), "hidden_channels",
                                 budget, widths=range(2, 4 * hidden + 1))
-        # SineNet's schedule (one warm-up epoch, then the cosine) for both: only the architecture differs
-        entries.append(Entry("U-Net", "unet", unet, group="U-Net", warmup_epochs=1))
+        # SineNet's schedule (one warm-up epoch, then the cosine) and checkpoint rule (the lowest validation
+        # rollout error) for both: only the architecture differs. Each predicts the next frame (the references').
+        entries.append(Entry("U-Net", "unet", unet, group="U-Net", warmup_epochs=1, select_on="val_rollout"))
         return entries
     if study == "t1-vs-fno":
         t1 = dict(modes=6, width=8, n_layers=2, head_width=16) if quick else dict(modes=12, width=32, n_layers=4)
@@ -321,14 +348,48 @@ def field_table(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+DIVERGED = 1.0  # a rollout rel. L2 above it: the prediction is further from the truth than zero is
+
+
+def seed_table(rows: list[dict]) -> str:
+    """Per model: the median and each seed's rollout error, how many seeds diverged, and the stability check
+    (grid-scale and smooth growth over 10 steps, rollout error on training trajectories), medians over seeds."""
+    from surrolab.benchmarks.stability import GRID_GROWTH_LIMIT
+
+    lines = ["## Per seed, medians and stability", "",
+             f"Diverged: rollout rel. L2 above {DIVERGED:g}. Growth: a 10⁻³ perturbation of a mid-trajectory test state "
+             "after 10 learned steps, node-wise (grid-scale) and smooth over 4 nodes (`benchmarks/stability.py`); "
+             f"'unstable' counts the seeds whose grid-scale growth exceeds {GRID_GROWTH_LIMIT}. Training rollout: "
+             "the rollout rel. L2 on 4 training trajectories.", "",
+             "| dataset | model | median rollout | rollout per seed | diverged | median grid-scale growth "
+             "| unstable | median smooth growth | median training rollout |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    keys = dict.fromkeys((r["dataset"], r["label"]) for r in rows if r["model"] != "baseline")
+    for dataset, label in keys:
+        group = [r for r in rows if (r["dataset"], r["label"]) == (dataset, label)]
+        rollouts = [r["rollout_rel_l2"] for r in group]
+        cells = [f"{np.median(rollouts):.3f}", " / ".join(f"{v:.3f}" for v in rollouts),
+                 f"{sum(v > DIVERGED for v in rollouts)} of {len(group)}"]
+        if all("grid_scale_growth" in r for r in group):
+            cells += [f"{np.median([r['grid_scale_growth'] for r in group]):.3g}",
+                      f"{sum(r['unstable'] for r in group)} of {len(group)}",
+                      f"{np.median([r['smooth_growth'] for r in group]):.3g}",
+                      f"{np.median([r['train_rollout_rel_l2'] for r in group]):.3f}"]
+        else:
+            cells += ["–"] * 4
+        lines.append(f"| {dataset} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def sinenet_k_table(summary: list[dict]) -> str:
     lines = ["## Error against K (SineNet waves, equal parameter budget)", "",
-             "| dataset | K | one-step rel. L2 | rollout rel. L2 |", "|---|---:|---:|---:|"]
+             "| dataset | K | one-step rel. L2 | rollout rel. L2 | median rollout rel. L2 |", "|---|---:|---:|---:|---:|"]
     for s in summary:
         if s["model"] == "sinenet":
             k = s["label"].split("-")[1]
+            if not k.isdigit():  # the ablation
+                continue
             lines.append(f"| {s['dataset']} | {k} | {fmt(s['one_step_rel_l2']['values'])} | "
-                         f"{fmt(s['rollout_rel_l2']['values'])} |")
+                         f"{fmt(s['rollout_rel_l2']['values'])} | {np.median(s['rollout_rel_l2']['values']):.3e} |")
     return "\n".join(lines) + "\n"
 
 
@@ -355,7 +416,8 @@ def run_job(job: Job) -> dict:
     entry = job.entry
     trained = train_run(entry.model, job.data, job.run_dir, epochs=job.epochs, batch_size=job.batch_size,
                         history=job.history, seed=job.seed, device=job.device, hyper=entry.hyper,
-                        curriculum=entry.curriculum, warmup_epochs=entry.warmup_epochs)
+                        curriculum=entry.curriculum, warmup_epochs=entry.warmup_epochs,
+                        select_on=entry.select_on)
     row = {"dataset": None, "label": entry.label, "model": entry.model, "seed": job.seed, "hyper": entry.hyper,
            "n_parameters": trained["n_parameters"], "train_seconds": trained["train_seconds"], "epochs": job.epochs}
     if job.study == "cape":
@@ -363,7 +425,8 @@ def run_job(job: Job) -> dict:
         held = score_run(job.run_dir, job.data, job.split, job.max_trajectories, job.score_device)
         row.update(test, heldout_one_step_rel_l2=held["one_step_rel_l2"], heldout_rollout_rel_l2=held["rollout_rel_l2"])
     else:
-        row.update(score_run(job.run_dir, job.data, job.split, job.max_trajectories, job.score_device))
+        row.update(score_run(job.run_dir, job.data, job.split, job.max_trajectories, job.score_device,
+                             stability=job.study == "sinenet-vs-unet"))
     return row
 
 
@@ -450,8 +513,8 @@ def run_study(study: str, *, quick: bool = False, seeds=(0, 1, 2), epochs: int |
     settings = {"quick": quick, "seeds": list(seeds), "epochs": epochs, "history": history, "threads": threads,
                 "jobs": jobs, "batch_size": batch_size, "max_trajectories": max_trajectories, "split": split,
                 "hardware": hardware(), "revision": revision, "warmup_epochs": warmups}
-    extra = cape_ratios(summary) if study == "cape" else sinenet_k_table(summary) if study == "sinenet-vs-unet" \
-        else field_table(summary)
+    extra = cape_ratios(summary) if study == "cape" else \
+        sinenet_k_table(summary) + "\n" + seed_table(rows) if study == "sinenet-vs-unet" else field_table(summary)
     wall = time.perf_counter() - start
     text = markdown(study, summary, metrics, command, settings, "\n" + extra if extra else "")
     text += f"\nWall time: {wall:.0f} s (generation, when not cached, training and scoring).\n"
