@@ -4,7 +4,8 @@ The wrapper only adapts the data: the last `history` frames are stacked as chann
 are appended as constant channels, and the FNO predicts the next `horizon` frames themselves (`predict_difference`,
 default False): the reference's choice (Li et al.'s `fourier_2d_time.py` steps the vorticity by feeding
 back `model(x)`, with no residual; neuraloperator's autoregressive examples likewise). True adds the last
-frame to the output (a residual in time); until issue 24 that was the default, for every grid model. neuraloperator appends the grid coordinates itself (`positional_embedding="grid"`).
+frame to the output (a residual in time); until issue 24 that was the default, for every grid model.
+neuraloperator appends the grid coordinates itself (`positional_embedding="grid"`).
 Our boundaries are not periodic (Neumann), so the domain is padded before the FFT (`domain_padding`).
 """
 from __future__ import annotations
