@@ -44,7 +44,8 @@ def describe(problem: Problem, config) -> schema.DatasetDescription:
     return schema.DatasetDescription(problem=problem.name, fields=problem.fields, parameters=problem.parameters,
                                      geometry=geometry, times=times,
                                      boundary_conditions=problem.boundary_conditions,
-                                     geometry_type=problem.geometry_type)
+                                     geometry_type=problem.geometry_type,
+                                     input_fields=tuple(getattr(problem, "input_fields", ())))
 
 
 def fixed_parameters(problem: Problem, vary) -> dict[str, float]:

@@ -19,6 +19,7 @@ def summary(path) -> str:
             f"  {'background grid' if d.geometry_type == 'particles' else 'grid'} "
             f"{' x '.join(map(str, d.geometry.shape))} nodes on "
             + " x ".join(f"[{a[0]:g}, {a[-1]:g}]" for a in d.geometry.axes),
+            f"  steady operator pairs: {', '.join(d.input_fields)} -> {', '.join(d.output_fields)}" if d.steady else
             f"  time {len(d.times)} frames, t = {d.times[0]:g} .. {d.times[-1]:g}",
             *_mesh_line(f, d, n),
             *_particle_lines(f, d, n),

@@ -65,9 +65,11 @@ from surrolab.errors import SurrolabError
 from surrolab.solvers.problem import BoundaryCondition, ParameterSpec
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, MeshGeometry, ParticleGeometry, mesh_problems
 
-SCHEMA_VERSION = "1.2"
-# 1.1 added mesh datasets, 1.2 particle datasets; grid datasets are unchanged since 1.0, mesh ones since 1.1
-READS_VERSIONS = ("1.0", "1.1", "1.2")
+SCHEMA_VERSION = "1.3"
+# 1.1 added mesh datasets, 1.2 particle datasets, 1.3 steady input/output pairs (each field's `role`); a file
+# without roles (before 1.3) reads as time-dependent, every field a state
+READS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+ROLES = ("state", "input", "output")  # a field of a trajectory; an operator's input; its output (steady pairs)
 ORDER_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
 GEOMETRY_TYPES = ("grid", "mesh", "particles")
 POSITION = "position"  # the vector field of a particle dataset that holds the particles' positions
@@ -99,6 +101,21 @@ class DatasetDescription:
     times: np.ndarray
     boundary_conditions: tuple[BoundaryCondition, ...] = ()
     geometry_type: str = "grid"
+    # steady input/output pairs (since 1.3): the fields the operator maps from; the other fields are its outputs.
+    # Empty for a trajectory dataset, whose every field is a state stepped in time.
+    input_fields: tuple[str, ...] = ()
+
+    @property
+    def steady(self) -> bool:
+        """A dataset of steady operator pairs (one frame: inputs -> outputs), not of trajectories."""
+        return bool(self.input_fields)
+
+    def role(self, name: str) -> str:
+        return "state" if not self.steady else "input" if name in self.input_fields else "output"
+
+    @property
+    def output_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if self.role(f.name) == "output")
 
     @property
     def spatial_dim(self) -> int:
@@ -179,7 +196,8 @@ def write_dataset(
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(schema_version=SCHEMA_VERSION, complete=False, problem=description.problem,
-                           geometry_type=description.geometry_type, n_samples=n, n_times=nt, spatial_dim=len(shape))
+                           geometry_type=description.geometry_type, n_samples=n, n_times=nt, spatial_dim=len(shape),
+                           steady=description.steady)
             write_geometry(f, description.geometry)
             if on_mesh:
                 f.create_dataset("geometry/mask", data=np.stack([g.mask for g in to_grid]), chunks=(1, *shape),
@@ -197,7 +215,8 @@ def write_dataset(
             for spec in description.fields:
                 tail = (len(shape),) * spec.order
                 attrs = dict(units=spec.units, description=spec.description, order=spec.order,
-                             sample_varying=True, time_varying=True)
+                             sample_varying=True, time_varying=not description.steady,
+                             role=description.role(spec.name))
                 if on_particles:  # no grid array: the field's entry in /fields only carries its attributes
                     f.create_group(_field_path(spec)).attrs.update(attrs)
                     for i, s in enumerate(samples):
@@ -331,11 +350,13 @@ def read_description(f: h5py.File) -> DatasetDescription:
     geom = f["geometry"]
     names = tuple(str(a) for a in geom.attrs["axis_names"])
     geometry = GridGeometry(axes=tuple(geom[f"axes/{a}"][()] for a in names), axis_names=names)
-    fields = []
+    fields, inputs = [], []
     for group in ORDER_GROUPS:
         for name, ds in f.get(f"fields/{group}", {}).items():
             fields.append(FieldSpec(name, str(ds.attrs["units"]), int(ds.attrs["order"]),
                                     str(ds.attrs.get("description", ""))))
+            if str(ds.attrs.get("role", "state")) == "input":
+                inputs.append(name)
     params = tuple(ParameterSpec(name=name, **{k: _attr(v) for k, v in ds.attrs.items()})
                    for name, ds in f.get("parameters", {}).items())
     bcs = tuple(BoundaryCondition(boundary=str(g.attrs["boundary"]), kind=str(g.attrs["kind"]),
@@ -343,7 +364,7 @@ def read_description(f: h5py.File) -> DatasetDescription:
                 for _, g in sorted(f.get("boundary_conditions", {}).items(), key=lambda kv: int(kv[0])))
     return DatasetDescription(problem=str(f.attrs["problem"]), fields=tuple(fields), parameters=params,
                               geometry=geometry, times=f["time"][()], boundary_conditions=bcs,
-                              geometry_type=str(f.attrs.get("geometry_type", "grid")))
+                              geometry_type=str(f.attrs.get("geometry_type", "grid")), input_fields=tuple(inputs))
 
 
 def _attr(value):
@@ -495,6 +516,7 @@ def validate(path: str | os.PathLike) -> list[str]:
             problems.append(f"/time has shape {f['time'].shape}, expected ({nt},)")
         elif nt > 1 and not np.all(np.diff(f["time"][()]) > 0):
             problems.append("/time is not strictly increasing")
+        roles = []
         for group in ORDER_GROUPS:
             order = ORDER_GROUPS.index(group)
             for name, ds in f.get(f"fields/{group}", {}).items():
@@ -509,6 +531,15 @@ def validate(path: str | os.PathLike) -> list[str]:
                 for attr in ("units", "sample_varying", "time_varying"):
                     if attr not in ds.attrs:
                         problems.append(f"field {name!r} lacks attribute {attr!r}")
+                roles.append(str(ds.attrs.get("role", "state")))
+                if roles[-1] not in ROLES:
+                    problems.append(f"field {name!r} has role {roles[-1]!r}; allowed: {list(ROLES)}")
+        steady = bool(f.attrs.get("steady", False))
+        if steady and (nt != 1 or "input" not in roles or "output" not in roles or "state" in roles):
+            problems.append(f"a steady dataset needs one frame (has {nt}) and fields of role 'input' and 'output' "
+                            f"only (has {sorted(set(roles))})")
+        elif not steady and set(roles) - {"state"}:
+            problems.append(f"fields of role {sorted(set(roles) - {'state'})} in a dataset that is not steady")
         for name, ds in f["parameters"].items():
             if ds.shape != (n,):
                 problems.append(f"parameter {name!r} has shape {ds.shape}, expected ({n},)")

@@ -273,3 +273,35 @@ def backward_facing_step(length: float = 3.0, height: float = 0.5, step_height: 
     that opens into the full channel; the step's faces are the boundary `barrier`."""
     return step_channel(length=length, height=height, step_x=0.0, step_width=inlet_length,
                         step_height=step_height, h=h, comm=comm)
+
+
+def plate_with_holes(holes: tuple[tuple[float, float, float], ...], width: float = 1.0, height: float = 1.0,
+                     h: float = 0.05, comm: MPI.Comm = MPI.COMM_SELF) -> MeshedDomain:
+    """The plate [0, width] x [0, height] with circular holes (x, y, r) (the `poisson` family's domains);
+    boundaries `outer` (the plate's sides) and `holes`; the holes' rims are meshed at h/2."""
+    check_range("width", width, 1e-3, 1e3)
+    check_range("height", height, 1e-3, 1e3)
+    check_range("h", h, 1e-4, 0.5 * min(width, height))
+    for i, (x, y, r) in enumerate(holes):
+        check_range(f"hole {i} radius", r, 1e-3, 0.5 * min(width, height))
+        check_range(f"hole {i} x", x, r + h, width - r - h)
+        check_range(f"hole {i} y", y, r + h, height - r - h)
+        for j, (x2, y2, r2) in enumerate(holes[:i]):
+            if np.hypot(x - x2, y - y2) < r + r2 + h:
+                raise SurrolabError(f"holes {j} and {i} are closer than one mesh size h={h}: they must not touch")
+
+    def describe() -> Model:
+        plate = gmsh.model.occ.addRectangle(0, 0, 0, width, height)
+        surface = plate
+        if holes:
+            disks = [(2, gmsh.model.occ.addDisk(x, y, 0, r, r)) for x, y, r in holes]
+            (surface_dimtag, *_), _ = gmsh.model.occ.cut([(2, plate)], disks)
+            surface = surface_dimtag[1]
+        gmsh.model.occ.synchronize()
+        on_side = lambda c: min(abs(c[0]), abs(c[0] - width), abs(c[1]), abs(c[1] - height)) < 1e-9  # noqa: E731
+        groups = _classify(surface, {"outer": on_side, "holes": lambda c: True})
+        return surface, groups, (groups["holes"], h / 2, 4 * h) if holes else None
+
+    return _to_dolfinx(describe, h, comm, {"width": width, "height": height, "h": h,
+                                           **{f"hole_{i}_{k}": v for i, hole in enumerate(holes)
+                                              for k, v in zip("xyr", hole)}})

@@ -89,6 +89,9 @@ class Problem(ABC):
     # "mesh": `solve` returns fields on a MeshGeometry, which the dataset stores on the mesh and, interpolated,
     # on `grid(config)`
     geometry_type: ClassVar[str] = "grid"
+    # a steady operator-learning problem (schema 1.3): the fields its operator maps from, solved as one frame
+    # (`Config.times` = [0]); the other fields are the operator's outputs. Empty: a time-dependent problem.
+    input_fields: ClassVar[tuple[str, ...]] = ()
     # named sets of settings (CLI `--preset`): "demo" small enough for the demo and CI, "large" for real use;
     # the Config's defaults are the "default" preset
     presets: ClassVar[dict[str, dict[str, Any]]] = {}

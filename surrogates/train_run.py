@@ -52,6 +52,7 @@ def training_splits(f, model_name: str, kind: str, remedy: str):
     from surrolab.errors import SurrolabError
 
     description = schema.read_description(f)
+    refuse_steady(description, f.filename, model_name)
     if description.geometry_type != kind:
         raise SurrolabError(f"{model_name} is a {'particle' if kind == 'particles' else kind} model and {f.filename} "
                             f"a {description.geometry_type} dataset: {remedy}")
@@ -59,6 +60,16 @@ def training_splits(f, model_name: str, kind: str, remedy: str):
     if len(train_idx) == 0:
         raise SurrolabError(f"{f.filename} has no training samples: generate more samples")
     return description, train_idx, val_idx
+
+
+def refuse_steady(description, data, model_name: str) -> None:
+    """One line when a time-stepping model is given a dataset of steady operator pairs (schema 1.3)."""
+    from surrolab.errors import SurrolabError
+
+    if description.steady:
+        raise SurrolabError(f"{data} holds steady operator pairs ({', '.join(description.input_fields)} -> "
+                            f"{', '.join(description.output_fields)}), not trajectories: {model_name} steps "
+                            "fields in time and cannot learn it")
 
 
 def run_summary(out, model) -> dict:
@@ -110,6 +121,7 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     history = 2 if history is None else history
     with schema.open_dataset(data) as f:
         description = schema.read_description(f)
+        refuse_steady(description, data, model_name)
         if description.geometry_type == "particles":
             raise SurrolabError(f"{data} is a particle dataset and {model_name} a grid model: train a particle "
                                 "model (gns, giorom)")

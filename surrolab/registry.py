@@ -17,6 +17,7 @@ PROBLEMS = {
     "dam": "surrolab.solvers.fem.dam:DamProblem",
     "cylinder": "surrolab.solvers.fem.cylinder:CylinderProblem",
     "smoke": "surrolab.solvers.fem.smoke:SmokeProblem",
+    "poisson": "surrolab.solvers.fem.poisson_family:PoissonProblem",
     "mpm_blob_jelly": "surrolab.solvers.mpm.scenes:MpmBlobJelly",
     "mpm_blob_water": "surrolab.solvers.mpm.scenes:MpmBlobWater",
     "mpm_blob_sand": "surrolab.solvers.mpm.scenes:MpmBlobSand",

@@ -84,7 +84,7 @@ def test_mesh_dataset_is_valid_and_round_trips(tiny_mesh):
     with schema.open_dataset(tiny_mesh) as f:
         d = schema.read_description(f)
         assert d.geometry_type == "mesh" and d.channel_names == ("p", "vel_x", "vel_y")
-        assert f.attrs["schema_version"] == schema.SCHEMA_VERSION == "1.2"  # mesh layout as since 1.1
+        assert f.attrs["schema_version"] == schema.SCHEMA_VERSION == "1.3"  # mesh layout as since 1.1
         sizes = []
         for i, radius in enumerate(MESH_RADII):
             mesh = schema.read_mesh(f, i)

@@ -54,6 +54,10 @@ PROBE = textwrap.dedent('''
         return []
 
 
+    def steps(values):  # ParaView gives a lone time step as a number, not a list
+        return values if isinstance(values, (list, tuple)) or hasattr(values, "__len__") else [values]
+
+
     def cell_area(ds):
         total = 0.0
         for c in range(ds.GetNumberOfCells()):
@@ -72,7 +76,7 @@ PROBE = textwrap.dedent('''
         else:
             reader = getattr(ps, job["reader"])(FileName=[job["file"]])
         reader.UpdatePipelineInformation()
-        out = {"reader": reader.GetXMLName(), "times": [float(t) for t in reader.TimestepValues], "frames": []}
+        out = {"reader": reader.GetXMLName(), "times": [float(t) for t in steps(reader.TimestepValues)], "frames": []}
         for t in job["times"]:
             reader.UpdatePipeline(t)
             frame = {"time": t, "leaves": []}
@@ -251,6 +255,26 @@ def test_mesh_sidecar_opens_in_paraview_with_values_at_their_vertices(tmp_path):
         for s, leaf in enumerate(grid["frames"][0]["leaves"]):
             _assert_frame(leaf, nodes, {"p": f["fields/t0_fields/p"][s, 2], "vel": f["fields/t1_fields/vel"][s, 2]},
                           area=1.0 * 0.41)
+
+
+def test_steady_pairs_open_in_paraview_with_inputs_and_output_at_their_vertices(tmp_path):
+    """A steady `poisson` dataset (schema 1.3): one frame, the three inputs and the solution on each holed mesh."""
+    from surrolab.datasets.generate import generate
+    from surrolab.registry import get_problem
+
+    problem = get_problem("poisson")
+    path = generate(problem, problem.make_config("demo"), 2, tmp_path / "data" / "poisson.h5")
+    (result,) = _run_pvpython(tmp_path, [{"file": str(path.with_suffix(".xdmf")), "reader": "default",
+                                          "times": [0.0]}])
+    assert result["times"] == [0.0]
+    assert result["point_arrays"] == ["boundary_data", "conductivity", "solution", "source"]
+    with h5py.File(path) as f:
+        for s, leaf in enumerate(result["frames"][0]["leaves"]):
+            points = f[f"mesh/{s}/points"][()]
+            (k,) = _node_index(np.array(leaf["points"]), points)
+            for name in result["point_arrays"]:
+                got = np.array(leaf["arrays"][name], dtype=np.float64).ravel()
+                np.testing.assert_array_equal(got, f[f"mesh/{s}/fields/t0_fields/{name}"][0][k], err_msg=name)
 
 
 def test_particle_sidecar_opens_in_paraview_with_values_at_their_particles(tmp_path):

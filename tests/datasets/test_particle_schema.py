@@ -31,7 +31,7 @@ def particles_copy(tiny_particles, tmp_path):
 def test_particle_dataset_is_valid_and_round_trips_exactly(tiny_particles):
     assert schema.validate(tiny_particles) == []
     with schema.open_dataset(tiny_particles) as f:
-        assert f.attrs["schema_version"] == schema.SCHEMA_VERSION == "1.2"
+        assert f.attrs["schema_version"] == schema.SCHEMA_VERSION == "1.3"
         d = schema.read_description(f)
         assert d.geometry_type == "particles" and d.geometry.shape == (9, 9)  # the background grid reads as ever
         assert [(s.name, s.units, s.order) for s in d.fields] == [
@@ -64,7 +64,8 @@ def test_particle_dataset_is_valid_and_round_trips_exactly(tiny_particles):
         # the field catalogue: attributes only, no grid arrays
         assert isinstance(f["fields/t1_fields/position"], h5py.Group)
         assert dict(f["fields/t2_fields/stress"].attrs) == {"units": "Pa", "description": "Cauchy stress", "order": 2,
-                                                            "sample_varying": True, "time_varying": True}
+                                                            "sample_varying": True, "time_varying": True,
+                                                            "role": "state"}
         f["fields"].visititems(lambda name, obj: pytest.fail(f"grid array {name}") if isinstance(obj, h5py.Dataset)
                                else None)
         np.testing.assert_array_equal(f["particles/vertices"][()], np.arange(max(PARTICLE_COUNTS)))
@@ -125,12 +126,12 @@ def test_grid_readers_refuse_a_particle_dataset_and_particle_readers_a_grid_one(
             schema.read_particles(f, 0)
 
 
-def test_grid_files_are_unchanged_and_versions_1_0_and_1_1_still_read(tmp_path):
+def test_grid_files_are_unchanged_and_versions_1_0_to_1_2_still_read(tmp_path):
     path = write_tiny(tmp_path / "grid.h5")
     with h5py.File(path) as f:
-        assert "particles" not in f and f.attrs["schema_version"] == "1.2"
+        assert "particles" not in f and f.attrs["schema_version"] == "1.3"
         assert all(isinstance(f[f"fields/t0_fields/{k}"], h5py.Dataset) for k in ("u", "v"))
-    for version in ("1.0", "1.1"):
+    for version in ("1.0", "1.1", "1.2"):
         with h5py.File(path, "a") as f:
             f.attrs["schema_version"] = version
         assert schema.validate(path) == []
