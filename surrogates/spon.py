@@ -30,7 +30,14 @@ What is the paper's and what is ours (the authors' repository holds no code; `..
 * ours: the processor's blocks are MeshGraphNets' (the suite's mesh path); the Dirichlet mechanism is the
   overwrite of the boundary DOFs by the interpolated data (the paper states exactness, not how); R = row-
   normalised Pᵀ and the additive skip after prolongation; two levels; the PDE parameters θ enter every DOF's input
-  (as for every model of this suite).
+  (as for every model of this suite); the node inputs, edge features and outputs are normalised by online
+  statistics (MeshGraphNets' `OnlineNormalizer`, buffers in the checkpoint), the processor works in normalised
+  units and the decoder de-normalises before the Dirichlet DOFs are overwritten, so they stay exact; the loss is
+  the mean squared error of the normalised outputs at the free DOFs.
+
+Training: `surrolab train spon --data <steady pairs>` (`operator_run.py`: P1, the DOF graph is the mesh's vertex
+graph, the Dirichlet DOFs are the vertices on the boundaries the dataset names Dirichlet). SPON-MG is not
+registered yet: its datasets need the nested mesh hierarchy per sample, which the `poisson` family does not store.
 """
 from __future__ import annotations
 
@@ -40,7 +47,8 @@ from torch import nn
 
 from surrolab.surrogates.gns import mlp
 from surrolab.surrogates.hyperparameters import Integer, check_hyperparameters
-from surrolab.surrogates.meshgraphnets import GraphNetBlock
+from surrolab.surrogates.meshgraphnets import GraphNetBlock, OnlineNormalizer
+from surrolab.surrogates.training import Hooks
 
 
 def dof_edge_features(coordinates: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -74,6 +82,7 @@ class SPON(nn.Module):
     (N, n_outputs), and the PDE parameters per DOF (N, n_parameters)."""
 
     name = "spon"
+    input_kind = "operator"  # trained on steady input/output pairs (`datasets/operator_data.py`)
     limits = {"n_inputs": Integer(), "n_outputs": Integer(), "n_parameters": Integer(minimum=0), "dim": Integer(),
               "latent": Integer(), "n_layers": Integer()}
 
@@ -83,18 +92,45 @@ class SPON(nn.Module):
         super().__init__()
         self.constructor = dict(n_inputs=n_inputs, n_outputs=n_outputs, n_parameters=n_parameters, dim=dim,
                                 latent=latent, n_layers=n_layers)
+        # online statistics of the node inputs, edge features and outputs, as MeshGraphNets keeps them (buffers,
+        # saved with the weights; they accumulate in training mode only)
+        self.node_normalizer = OnlineNormalizer(n_inputs + 1 + n_parameters)
+        self.edge_normalizer = OnlineNormalizer(dim + 1)
+        self.output_normalizer = OnlineNormalizer(n_outputs)
         self.node_encoder = mlp(n_inputs + 1 + n_parameters, latent, latent)
         self.edge_encoder = mlp(dim + 1, latent, latent)
         self.processor = Processor(latent, n_layers)
         self.decoder = mlp(latent, n_outputs, latent, layer_norm=False)
 
     def encode(self, inputs, dirichlet, parameters, coordinates, edge_index):
-        nodes = self.node_encoder(torch.cat([inputs, dirichlet[:, None].to(inputs.dtype), parameters], dim=-1))
-        return nodes, self.edge_encoder(dof_edge_features(coordinates, edge_index))
+        nodes = torch.cat([inputs, dirichlet[:, None].to(inputs.dtype), parameters], dim=-1)
+        nodes = self.node_encoder(self.node_normalizer(nodes).to(inputs.dtype))
+        edges = self.edge_normalizer(dof_edge_features(coordinates, edge_index)).to(inputs.dtype)
+        return nodes, self.edge_encoder(edges)
+
+    def coefficients(self, inputs, edge_index, coordinates, dirichlet, parameters) -> torch.Tensor:
+        """P_θ(E u): the processor's output coefficients, normalised (before the Dirichlet DOFs are set)."""
+        nodes, edges = self.encode(inputs, dirichlet, parameters, coordinates, edge_index)
+        return self.decoder(self.processor(nodes, edge_index, edges))
+
+    def decode(self, normalised, dirichlet, dirichlet_values) -> torch.Tensor:
+        """D: physical coefficients, the Dirichlet DOFs overwritten by the data (last, so they hold exactly)."""
+        values = self.output_normalizer.inverse(normalised).to(normalised.dtype)
+        return apply_dirichlet(values, dirichlet, dirichlet_values)
 
     def forward(self, inputs, edge_index, coordinates, dirichlet, dirichlet_values, parameters):
-        nodes, edges = self.encode(inputs, dirichlet, parameters, coordinates, edge_index)
-        return apply_dirichlet(self.decoder(self.processor(nodes, edge_index, edges)), dirichlet, dirichlet_values)
+        return self.decode(self.coefficients(inputs, edge_index, coordinates, dirichlet, parameters), dirichlet,
+                           dirichlet_values)
+
+    def loss(self, inputs, outputs, edge_index, pos, dirichlet, parameters) -> torch.Tensor:
+        """Mean squared error of the normalised output coefficients at the free DOFs (the Dirichlet DOFs are
+        exact by construction and carry no gradient)."""
+        target = self.output_normalizer(outputs)
+        output = self.coefficients(inputs, edge_index, pos, dirichlet, parameters)
+        return ((output - target) ** 2).sum(-1)[~dirichlet].mean()
+
+    def training_hooks(self, seed: int = 0) -> "OperatorHooks":
+        return OperatorHooks()
 
 
 class SPONMG(SPON):
@@ -121,7 +157,26 @@ class SPONMG(SPON):
         coarse_edges = self.coarse_edge_encoder(dof_edge_features(coarse_coordinates, coarse_edge_index))
         coarse = self.coarse_processor(coarse, coarse_edge_index, coarse_edges)
         nodes = nodes + self.up(torch.sparse.mm(prolongation, coarse))
-        return apply_dirichlet(self.decoder(self.processor(nodes, edge_index, edges)), dirichlet, dirichlet_values)
+        return self.decode(self.decoder(self.processor(nodes, edge_index, edges)), dirichlet, dirichlet_values)
+
+
+class OperatorHooks(Hooks):
+    """SPON's step in the one training loop: a batch is PyG's disjoint union of the samples' DOF graphs
+    (`datasets/operator_data.py`), the loss `SPON.loss`."""
+
+    KEYS = ("inputs", "outputs", "edge_index", "pos", "dirichlet", "parameters")
+
+    def collate(self, items: list) -> dict[str, torch.Tensor]:
+        from torch_geometric.data import Batch
+
+        batch = Batch.from_data_list(items)  # edge_index offset by the nodes of the graphs before
+        return {**{key: batch[key] for key in self.KEYS}, "graphs": torch.tensor(len(items))}
+
+    def batch_size(self, batch: dict[str, torch.Tensor]) -> int:
+        return int(batch["graphs"])
+
+    def loss(self, model: SPON, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
+        return model.loss(*(batch[key] for key in self.KEYS))
 
 
 def transfer_tensors(prolongation) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,4 +193,4 @@ def transfer_tensors(prolongation) -> tuple[torch.Tensor, torch.Tensor]:
     return torch_sparse(P), torch_sparse(R)
 
 
-__all__ = ["SPON", "SPONMG", "apply_dirichlet", "dof_edge_features", "transfer_tensors"]
+__all__ = ["OperatorHooks", "SPON", "SPONMG", "apply_dirichlet", "dof_edge_features", "transfer_tensors"]

@@ -99,6 +99,7 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import Normalizer, build_model, dataset_signature
     from surrolab.surrogates.mesh_run import train_mesh_run
+    from surrolab.surrogates.operator_run import train_operator_run
     from surrolab.surrogates.particle_run import train_particle_run
     from surrolab.surrogates.training import TrainConfig, train
 
@@ -115,7 +116,7 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
             raise SurrolabError(f"select_on={select_on!r} is for grid models; {model_name} keeps the lowest val_loss")
         if curriculum:
             raise SurrolabError(f"--curriculum is for grid models; {model_name} trains on one-step targets")
-        runner = {"particles": train_particle_run, "mesh": train_mesh_run}[kind]
+        runner = {"particles": train_particle_run, "mesh": train_mesh_run, "operator": train_operator_run}[kind]
         return runner(model_name, data, out, config, history=history, hyper=hyper, progress=progress,
                       announce=announce)
     history = 2 if history is None else history

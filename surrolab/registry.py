@@ -40,6 +40,7 @@ MODELS = {
     "gns": "surrolab.surrogates.gns:GNS",  # particle models: trained on MPM datasets
     "giorom": "surrolab.surrogates.giorom:GIOROM",
     "mgn": "surrolab.surrogates.meshgraphnets:MeshGraphNets",  # mesh models: trained on the FEM mesh itself
+    "spon": "surrolab.surrogates.spon:SPON",  # operator models: trained on steady pairs (poisson)
 }
 
 

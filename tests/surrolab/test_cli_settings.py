@@ -37,6 +37,8 @@ BAD_SETTINGS = {
              ("base.heads=2", "unknown fno base model setting 'heads'"),
              ("base_hyper=modes:4", "base_hyper='modes:4' is not allowed"),
              (["base=unet", "base.groups=3"], "base.groups=3 is not allowed: it must divide")],
+    "spon": [("latent=0", "latent=0"), ("n_layers=-1", "n_layers=-1"),
+             ("coarse_layers=2", "unknown spon model setting 'coarse_layers'; allowed:")],
     "gns": [("latent=0", "latent=0"), ("n_layers=-1", "n_layers=-1"), ("type_embedding=0", "type_embedding=0"),
             ("radius=0", "radius=0.0 is not allowed: a connectivity radius"), ("radius=nan", "radius=nan"),
             ("noise=inf", "noise=inf"), ("fraction=0.5", "unknown gns model setting 'fraction'; allowed:")],
