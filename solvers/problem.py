@@ -71,6 +71,13 @@ class BoundaryCondition:
     fields: tuple[str, ...] = ()
 
 
+def mesh_size_settings(resolution: int) -> dict[str, float]:
+    """`--resolution N` of a problem meshed by gmsh: mesh size h = 1/N (N cells per unit length, before any
+    local refinement)."""
+    check_positive_int("resolution", resolution)
+    return {"h": 1.0 / resolution}
+
+
 class Problem(ABC):
     """A registered PDE family.
 

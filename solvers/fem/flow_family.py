@@ -50,7 +50,7 @@ from surrolab.errors import SurrolabError, check_positive_int, check_positive_nu
 from surrolab.meshes.geometries import MeshedDomain
 from surrolab.solvers.fem.navier_stokes import CELL_REYNOLDS_LIMIT, FlowState, NavierStokesSolver, VelocityBC
 from surrolab.solvers.fem.stabilization import STABILIZATIONS
-from surrolab.solvers.problem import FrameSchedule, Problem
+from surrolab.solvers.problem import FrameSchedule, Problem, mesh_size_settings
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
 
 
@@ -128,9 +128,7 @@ class FlowFamily(Problem):
     # -- shared ---------------------------------------------------------------------------------
     @classmethod
     def resolution_settings(cls, resolution: int) -> dict:
-        """`--resolution N`: mesh size h = 1/N m (N cells per metre, before local refinement)."""
-        check_positive_int("resolution", resolution)
-        return {"h": 1.0 / resolution}
+        return mesh_size_settings(resolution)
 
     def grid(self, config) -> GridGeometry:
         """`extent()` with `grid_resolution` cells per metre along each axis (at least 2)."""

@@ -34,7 +34,7 @@ from surrolab.errors import SurrolabError, check_positive_int, check_positive_nu
 from surrolab.meshes.geometries import plate_with_holes
 from surrolab.solvers.fem.flow_family import vertex_dofs
 from surrolab.solvers.fem.poisson import solve_poisson
-from surrolab.solvers.problem import BoundaryCondition, ParameterSpec, Problem
+from surrolab.solvers.problem import BoundaryCondition, ParameterSpec, Problem, mesh_size_settings
 from surrolab.solvers.random_fields import draw_cosine_field
 from surrolab.solvers.trajectory import FieldSpec, GridGeometry, Trajectory
 
@@ -99,9 +99,7 @@ class PoissonProblem(Problem):
 
     @classmethod
     def resolution_settings(cls, resolution: int) -> dict:
-        """`--resolution N`: mesh size h = 1/N (N cells per side, before the rims' refinement)."""
-        check_positive_int("resolution", resolution)
-        return {"h": 1.0 / resolution}
+        return mesh_size_settings(resolution)
 
     def grid(self, config) -> GridGeometry:
         self.check_config(config)
