@@ -220,6 +220,24 @@ def parameter_rows(report: dict) -> list[list[str]]:
 
 PARAM_HEADER = ["family", "parameter", "units", "sampling range", "kind of variation"]
 
+
+def stability_rows(report: dict, split: str = "test") -> list[list[str]]:
+    """Per family and model, the harness's stability check on the random test split (`benchmarks/stability.py`):
+    growth of node-wise and smooth perturbations over 10 learned steps, and the rollout on training trajectories."""
+    out = []
+    for family, entry in report["families"].items():
+        for m in entry["splits"].get(split, {}).get("compare", {}).get("models", []):
+            st = m.get("stability")
+            if st:
+                out.append([family, f"{m['label']} ({m['model']})", f"{st['grid_scale_growth']:.3g}",
+                            f"{st['smooth_growth']:.3g}", "yes" if st["unstable"] else "no",
+                            _fmt(st["train_rollout_rel_l2"])])
+    return out
+
+
+STABILITY_HEADER = ["family", "model", "grid-scale growth (10 steps)", "smooth growth", "unstable (> 1.1)",
+                    "rollout rel. L2 on training trajectories"]
+
 def explain(report: dict) -> str:
     """What the numbers are; where the errors were taken depends on the harness that made the report (reports
     from before mesh scoring were scored on the grid)."""
@@ -250,6 +268,9 @@ def markdown(report: dict) -> str:
              *_md_table(HEADER, rows(report)), "", explain(report), "",
              "## What varies in each variation", "", *_md_table(VARIATION_HEADER, variation_rows(report)), "",
              "## Parameters and their kind of variation", "", *_md_table(PARAM_HEADER, parameter_rows(report))]
+    if stability_rows(report):
+        lines += ["", "## Stability of the learned step (random test split)", "",
+                  *_md_table(STABILITY_HEADER, stability_rows(report))]
     notes = [f"- {family}: {n}" for family, e in report["families"].items() for n in e["notes"]]
     if notes:
         lines += ["", "## Not reported", "", *notes]
@@ -323,7 +344,9 @@ def html_page(report: dict, views: dict) -> str:
              "<p>" + html.escape("Variations: " + "; ".join(f"{k}: {v}" for k, v in report["variations"].items()))
              + "</p>", _html_table(HEADER, rows(report)), f"<p>{html.escape(explain(report))}</p>",
              "<h2>What varies in each variation</h2>", _html_table(VARIATION_HEADER, variation_rows(report)),
-             "<h2>Parameters and their kind of variation</h2>", _html_table(PARAM_HEADER, parameter_rows(report))]
+             "<h2>Parameters and their kind of variation</h2>", _html_table(PARAM_HEADER, parameter_rows(report)),
+             "<h2>Stability of the learned step (random test split)</h2>",
+             _html_table(STABILITY_HEADER, stability_rows(report))]
     for family, entry in report["families"].items():
         parts.append(f"<h2>{html.escape(family)}</h2>")
         for note in entry["notes"]:
