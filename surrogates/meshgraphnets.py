@@ -185,15 +185,11 @@ class MeshGraphNets(nn.Module):
         return MeshGraphNetsHooks(seed)
 
 
-class MeshGraphNetsHooks(Hooks):
-    """MeshGraphNets' step in the one training loop: a batch is PyG's disjoint union of the items' graphs
-    (`datasets/mesh_data.py`), the loss `MeshGraphNets.loss`. The input noise is drawn from a generator
-    reseeded at every epoch, so a run resumed at an epoch boundary draws what an uninterrupted one does."""
+class GraphBatchHooks(Hooks):
+    """Graph models in the one training loop: a batch is PyG's disjoint union of the items' graphs, handed to
+    the loss as the tensors named in `KEYS` (a subclass's), and counted in graphs."""
 
-    KEYS = ("velocity", "next_velocity", "next_pressure", "node_type", "edge_index", "edge_attr", "parameters")
-
-    def __init__(self, seed: int = 0):
-        self.seed, self.epoch, self.generator = seed, None, torch.Generator()
+    KEYS: tuple[str, ...] = ()
 
     def collate(self, items: list) -> dict[str, torch.Tensor]:
         batch = Batch.from_data_list(items)  # edge_index offset by the nodes of the graphs before
@@ -201,6 +197,17 @@ class MeshGraphNetsHooks(Hooks):
 
     def batch_size(self, batch: dict[str, torch.Tensor]) -> int:
         return int(batch["graphs"])
+
+
+class MeshGraphNetsHooks(GraphBatchHooks):
+    """MeshGraphNets' step in the one training loop: the items are transitions on their mesh graphs
+    (`datasets/mesh_data.py`), the loss `MeshGraphNets.loss`. The input noise is drawn from a generator
+    reseeded at every epoch, so a run resumed at an epoch boundary draws what an uninterrupted one does."""
+
+    KEYS = ("velocity", "next_velocity", "next_pressure", "node_type", "edge_index", "edge_attr", "parameters")
+
+    def __init__(self, seed: int = 0):
+        self.seed, self.epoch, self.generator = seed, None, torch.Generator()
 
     def loss(self, model: MeshGraphNets, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
         if epoch != self.epoch:
@@ -226,5 +233,5 @@ def rollout(step, velocity: torch.Tensor, boundary_velocities: torch.Tensor) -> 
     return torch.stack(velocities), torch.stack(pressures)
 
 
-__all__ = ["DIRICHLET_TYPES", "GraphNetBlock", "MeshGraphNets", "MeshGraphNetsHooks", "OnlineNormalizer",
-           "dirichlet_mask", "rollout"]
+__all__ = ["DIRICHLET_TYPES", "GraphBatchHooks", "GraphNetBlock", "MeshGraphNets", "MeshGraphNetsHooks",
+           "OnlineNormalizer", "dirichlet_mask", "rollout"]

@@ -47,8 +47,7 @@ from torch import nn
 
 from surrolab.surrogates.gns import mlp
 from surrolab.surrogates.hyperparameters import Integer, check_hyperparameters
-from surrolab.surrogates.meshgraphnets import GraphNetBlock, OnlineNormalizer
-from surrolab.surrogates.training import Hooks
+from surrolab.surrogates.meshgraphnets import GraphBatchHooks, GraphNetBlock, OnlineNormalizer
 
 
 def dof_edge_features(coordinates: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -160,20 +159,11 @@ class SPONMG(SPON):
         return self.decode(self.decoder(self.processor(nodes, edge_index, edges)), dirichlet, dirichlet_values)
 
 
-class OperatorHooks(Hooks):
-    """SPON's step in the one training loop: a batch is PyG's disjoint union of the samples' DOF graphs
+class OperatorHooks(GraphBatchHooks):
+    """SPON's step in the one training loop: the items are the samples' pairs on their DOF graphs
     (`datasets/operator_data.py`), the loss `SPON.loss`."""
 
     KEYS = ("inputs", "outputs", "edge_index", "pos", "dirichlet", "parameters")
-
-    def collate(self, items: list) -> dict[str, torch.Tensor]:
-        from torch_geometric.data import Batch
-
-        batch = Batch.from_data_list(items)  # edge_index offset by the nodes of the graphs before
-        return {**{key: batch[key] for key in self.KEYS}, "graphs": torch.tensor(len(items))}
-
-    def batch_size(self, batch: dict[str, torch.Tensor]) -> int:
-        return int(batch["graphs"])
 
     def loss(self, model: SPON, batch: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
         return model.loss(*(batch[key] for key in self.KEYS))
