@@ -235,8 +235,11 @@ def stability_rows(report: dict, split: str = "test") -> list[list[str]]:
     return out
 
 
-STABILITY_HEADER = ["family", "model", "grid-scale growth (10 steps)", "smooth growth", "unstable (> 1.1)",
-                    "rollout rel. L2 on training trajectories"]
+def stability_header() -> list[str]:
+    from surrolab.benchmarks.stability import GRID_GROWTH_LIMIT, STEPS
+
+    return ["family", "model", f"grid-scale growth ({STEPS} steps)", "smooth growth",
+            f"unstable (> {GRID_GROWTH_LIMIT:g})", "rollout rel. L2 on training trajectories"]
 
 def explain(report: dict) -> str:
     """What the numbers are; where the errors were taken depends on the harness that made the report (reports
@@ -268,9 +271,10 @@ def markdown(report: dict) -> str:
              *_md_table(HEADER, rows(report)), "", explain(report), "",
              "## What varies in each variation", "", *_md_table(VARIATION_HEADER, variation_rows(report)), "",
              "## Parameters and their kind of variation", "", *_md_table(PARAM_HEADER, parameter_rows(report))]
-    if stability_rows(report):
+    stability = stability_rows(report)
+    if stability:
         lines += ["", "## Stability of the learned step (random test split)", "",
-                  *_md_table(STABILITY_HEADER, stability_rows(report))]
+                  *_md_table(stability_header(), stability)]
     notes = [f"- {family}: {n}" for family, e in report["families"].items() for n in e["notes"]]
     if notes:
         lines += ["", "## Not reported", "", *notes]
@@ -346,7 +350,7 @@ def html_page(report: dict, views: dict) -> str:
              "<h2>What varies in each variation</h2>", _html_table(VARIATION_HEADER, variation_rows(report)),
              "<h2>Parameters and their kind of variation</h2>", _html_table(PARAM_HEADER, parameter_rows(report)),
              "<h2>Stability of the learned step (random test split)</h2>",
-             _html_table(STABILITY_HEADER, stability_rows(report))]
+             _html_table(stability_header(), stability_rows(report))]
     for family, entry in report["families"].items():
         parts.append(f"<h2>{html.escape(family)}</h2>")
         for note in entry["notes"]:

@@ -362,13 +362,15 @@ DIVERGED = 1.0  # a rollout rel. L2 above it: the prediction is further from the
 def seed_table(rows: list[dict]) -> str:
     """Per model: the median and each seed's rollout error, how many seeds diverged, and the stability check
     (grid-scale and smooth growth over 10 steps, rollout error on training trajectories), medians over seeds."""
-    from surrolab.benchmarks.stability import GRID_GROWTH_LIMIT
+    from surrolab.benchmarks.harness import TRAIN_TRAJECTORIES
+    from surrolab.benchmarks.stability import AMPLITUDE, GRID_GROWTH_LIMIT, SMOOTH_CELLS, STEPS
 
     lines = ["## Per seed, medians and stability", "",
-             f"Diverged: rollout rel. L2 above {DIVERGED:g}. Growth: a 10⁻³ perturbation of a mid-trajectory test state "
-             "after 10 learned steps, node-wise (grid-scale) and smooth over 4 nodes (`benchmarks/stability.py`); "
-             f"'unstable' counts the seeds whose grid-scale growth exceeds {GRID_GROWTH_LIMIT}. Training rollout: "
-             "the rollout rel. L2 on 4 training trajectories.", "",
+             f"Diverged: rollout rel. L2 above {DIVERGED:g}. Growth: a {AMPLITUDE:g} perturbation of a mid-trajectory "
+             f"test state after {STEPS} learned steps, node-wise (grid-scale) and smooth over {SMOOTH_CELLS} nodes "
+             f"(`benchmarks/stability.py`); 'unstable' counts the seeds whose grid-scale growth exceeds "
+             f"{GRID_GROWTH_LIMIT}. Training rollout: the rollout rel. L2 on {TRAIN_TRAJECTORIES} training "
+             "trajectories.", "",
              "| dataset | model | median rollout | rollout per seed | diverged | median grid-scale growth "
              "| unstable | median smooth growth | median training rollout |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     keys = dict.fromkeys((r["dataset"], r["label"]) for r in rows if r["model"] != "baseline")

@@ -45,7 +45,7 @@ def describe(problem: Problem, config) -> schema.DatasetDescription:
                                      geometry=geometry, times=times,
                                      boundary_conditions=problem.boundary_conditions,
                                      geometry_type=problem.geometry_type,
-                                     input_fields=tuple(getattr(problem, "input_fields", ())))
+                                     input_fields=tuple(problem.input_fields))
 
 
 def fixed_parameters(problem: Problem, vary) -> dict[str, float]:

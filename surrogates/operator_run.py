@@ -22,7 +22,7 @@ def train_operator_run(model_name: str, data: str | Path, out: str | Path, confi
     from surrolab.datasets.operator_data import OperatorPairs, check_operator_dataset
     from surrolab.registry import get_model_class
     from surrolab.surrogates.base import dataset_signature
-    from surrolab.surrogates.train_run import run_summary
+    from surrolab.surrogates.train_run import run_summary, train_val_indices
     from surrolab.surrogates.training import train
 
     if history is not None:
@@ -31,9 +31,7 @@ def train_operator_run(model_name: str, data: str | Path, out: str | Path, confi
     cls = get_model_class(model_name)
     with schema.open_dataset(data) as f:
         description = check_operator_dataset(f)
-        train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
-        if len(train_idx) == 0:
-            raise SurrolabError(f"{data} has no training samples: generate more samples")
+        train_idx, val_idx = train_val_indices(f)
         train_set = OperatorPairs.from_dataset(f, train_idx)
         val_set = OperatorPairs.from_dataset(f, val_idx) if len(val_idx) else []
     torch.manual_seed(config.seed)

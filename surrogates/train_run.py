@@ -56,10 +56,18 @@ def training_splits(f, model_name: str, kind: str, remedy: str):
     if description.geometry_type != kind:
         raise SurrolabError(f"{model_name} is a {'particle' if kind == 'particles' else kind} model and {f.filename} "
                             f"a {description.geometry_type} dataset: {remedy}")
+    return (description, *train_val_indices(f))
+
+
+def train_val_indices(f):
+    """(train indices, val indices) of an open dataset; none to train on fails in one line."""
+    from surrolab.datasets import schema
+    from surrolab.errors import SurrolabError
+
     train_idx, val_idx = schema.read_split(f, "train"), schema.read_split(f, "val")
     if len(train_idx) == 0:
         raise SurrolabError(f"{f.filename} has no training samples: generate more samples")
-    return description, train_idx, val_idx
+    return train_idx, val_idx
 
 
 def refuse_steady(description, data, model_name: str) -> None:
@@ -111,7 +119,7 @@ def train_run(model_name: str, data: str | Path, out: str | Path, *, epochs: int
     if history is not None:
         check_positive_int("history", history)
     kind = getattr(cls, "input_kind", "grid")
-    if kind != "grid":  # particle and mesh models: their own runner, the same loop
+    if kind != "grid":  # particle, mesh and operator models: their own runner, the same loop
         if select_on != "val_loss":
             raise SurrolabError(f"select_on={select_on!r} is for grid models; {model_name} keeps the lowest val_loss")
         if curriculum:
